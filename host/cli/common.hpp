@@ -1,0 +1,35 @@
+// Pieces shared by the subcommands: data-reading options, group files, device selection.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/args.hpp"
+#include "ppmf/backend.hpp"
+#include "ppmf/reader.hpp"
+
+namespace ppmf::cli {
+
+// A default value as --help prints it (shortest form).
+std::string num(double v);
+
+void add_read_options(Args& args, bool need_value);
+Ratings load_table(const Args& args, const std::string& path, bool need_value);
+
+void add_group_options(Args& args, const std::string& when);
+std::optional<GroupFile> load_groups(const Args& args, const std::string& option);
+inline const GroupFile* ptr(const std::optional<GroupFile>& g) { return g ? &*g : nullptr; }
+
+void add_device_options(Args& args, const std::string& default_device);
+std::unique_ptr<Backend> open_backend(const Args& args);
+
+// The subcommands; each returns the process exit code.
+int cmd_train(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+int cmd_predict(int argc, char** argv);
+int cmd_info(int argc, char** argv);
+int cmd_synth(int argc, char** argv);
+int cmd_devices(int argc, char** argv);
+
+}  // namespace ppmf::cli

@@ -1,0 +1,473 @@
+// CPU backend: the reference implementation of every kernel (CUDA twins in kernels/).
+//
+// A step on batch B runs three race-free parallel phases, with no atomics and no per-thread copies:
+//   1. entries grouped by user (a stable counting sort of the batch by the user's slot): each user
+//      row is owned by one thread, which computes the residuals e of its entries, stores them, and
+//      sums its likelihood gradient;
+//   2. entries grouped by item: each item row is owned by one thread, which reuses the stored e;
+//   3. every touched row adds its KL share (scale * occurrences / c_i) and takes a lazy Adam step.
+// Each row's sum runs in batch order whatever the thread count, so results are bit-identical for
+// 1..T threads (on one machine: the entry loops are compiled per ISA level and picked at run time).
+#include "cpu_backend.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <thread>
+
+#include "parallel.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define PPMF_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define PPMF_MULTIVERSION
+#endif
+
+namespace ppmf {
+namespace {
+
+// Guide, cached variances, optimizer state, priors and per-batch scratch of one side.
+struct SideState {
+  int n = 0, d = 0, stride = 0;
+  std::vector<float> mean, logsd, var;             // n * stride
+  std::vector<float> bias_mean, bias_logsd, bias_var;  // n
+  // Adam moments, same shapes as the parameters.
+  std::vector<float> m1_mean, m2_mean, m1_logsd, m2_logsd;
+  std::vector<float> m1_bias, m2_bias, m1_bias_logsd, m2_bias_logsd;
+  std::vector<int32_t> group, count;
+  // Prior rows: group g at row g, the population at row n_groups; variances, not precisions.
+  int n_groups = 0;
+  std::vector<float> prior_mean, prior_prec, prior_var;  // (n_groups + 1) * stride
+  std::vector<float> prior_bias_mean, prior_bias_prec, prior_bias_var;  // n_groups + 1
+  // Batch scratch: slot of each touched row (-1 = untouched), rows by slot, entries by slot.
+  std::vector<int32_t> slot, touched, occurrences, offsets, order;
+  std::vector<float> g_mean, g_logsd, g_bias, g_bias_logsd;  // likelihood sums by slot
+
+  void resize_guide(int count_, int d_) {
+    n = count_;
+    d = d_;
+    stride = padded_stride(d_);
+    const size_t rows = static_cast<size_t>(n) * stride;
+    for (auto* v : {&mean, &logsd, &var, &m1_mean, &m2_mean, &m1_logsd, &m2_logsd}) v->assign(rows, 0.f);
+    for (auto* v : {&bias_mean, &bias_logsd, &bias_var, &m1_bias, &m2_bias, &m1_bias_logsd,
+                    &m2_bias_logsd})
+      v->assign(n, 0.f);
+    slot.assign(n, -1);
+    count.assign(n, 0);
+  }
+
+  // Mean and variance rows of an extended index (entity, group prior or population).
+  const float* mean_row(int32_t x) const {
+    return x < n ? &mean[static_cast<size_t>(x) * stride] : &prior_mean[static_cast<size_t>(x - n) * stride];
+  }
+  const float* var_row(int32_t x) const {
+    return x < n ? &var[static_cast<size_t>(x) * stride] : &prior_var[static_cast<size_t>(x - n) * stride];
+  }
+  float bias_mean_of(int32_t x) const { return x < n ? bias_mean[x] : prior_bias_mean[x - n]; }
+  float bias_var_of(int32_t x) const { return x < n ? bias_var[x] : prior_bias_var[x - n]; }
+  int32_t extended_size() const { return n + n_groups + 1; }
+};
+
+void load_side(SideState& s, const GuideBlock& g, const Groups& groups) {
+  s.resize_guide(g.n, g.rank);
+  std::copy(g.mean.begin(), g.mean.end(), s.mean.begin());
+  std::copy(g.logsd.begin(), g.logsd.end(), s.logsd.begin());
+  s.bias_mean = g.bias_mean;
+  s.bias_logsd = g.bias_logsd;
+  for (int i = 0; i < s.n; ++i) {
+    for (int k = 0; k < s.d; ++k) {
+      const size_t at = static_cast<size_t>(i) * s.stride + k;
+      s.var[at] = std::exp(2.0f * s.logsd[at]);
+    }
+    s.bias_var[i] = std::exp(2.0f * s.bias_logsd[i]);
+  }
+  s.group = groups.of;
+}
+
+void set_side_priors(SideState& s, const PriorBlock& p, float tau) {
+  s.n_groups = p.n_groups;
+  const size_t rows = static_cast<size_t>(p.n_groups + 1) * s.stride;
+  s.prior_mean.assign(rows, 0.f);
+  s.prior_prec.assign(rows, 1.f);
+  s.prior_var.assign(rows, 0.f);
+  s.prior_bias_mean.assign(p.n_groups + 1, 0.f);
+  s.prior_bias_prec.assign(p.n_groups + 1, 1.f);
+  s.prior_bias_var.assign(p.n_groups + 1, 0.f);
+  for (int g = 0; g < p.n_groups; ++g) {
+    for (int k = 0; k < s.d; ++k) {
+      const size_t at = static_cast<size_t>(g) * s.stride + k;
+      s.prior_mean[at] = p.mean[static_cast<size_t>(g) * p.rank + k];
+      s.prior_prec[at] = p.prec[static_cast<size_t>(g) * p.rank + k];
+      s.prior_var[at] = 1.0f / s.prior_prec[at];
+    }
+    s.prior_bias_mean[g] = p.bias_mean[g];
+    s.prior_bias_prec[g] = p.bias_prec[g];
+    s.prior_bias_var[g] = 1.0f / p.bias_prec[g];
+  }
+  std::vector<float> pm, pv;
+  float bm = 0, bv = 0;
+  p.population(tau, pm, pv, bm, bv);
+  for (int k = 0; k < s.d; ++k) {
+    const size_t at = static_cast<size_t>(p.n_groups) * s.stride + k;
+    s.prior_mean[at] = pm[k];
+    s.prior_var[at] = pv[k];
+    s.prior_prec[at] = 1.0f / pv[k];
+  }
+  s.prior_bias_mean[p.n_groups] = bm;
+  s.prior_bias_var[p.n_groups] = bv;
+  s.prior_bias_prec[p.n_groups] = 1.0f / bv;
+}
+
+// Sums, over the entries of one user (or item) row, the likelihood gradient of that row.
+// `own` is the row being accumulated, `other_*` the rows of the entries' counterparts.
+// With store_residual, computes e and writes it; otherwise reads it.
+struct RowEntries {
+  const int32_t* order;  // batch positions of this row's entries
+  int count;
+  const int32_t* other;  // counterpart index per batch position
+  const float* value;    // rating per batch position (transformed)
+  float* residual;       // e per batch position
+};
+
+PPMF_MULTIVERSION
+void accumulate_row(const SideState& own_side, int32_t row, const SideState& other_side,
+                    const RowEntries& entries, bool store_residual, float mu0, float* g_mean,
+                    float* g_logsd, float* g_bias, float* g_bias_logsd) {
+  const int d = own_side.d;
+  const float* m = &own_side.mean[static_cast<size_t>(row) * own_side.stride];
+  const float* s2 = &own_side.var[static_cast<size_t>(row) * own_side.stride];
+  const float own_bias = own_side.bias_mean[row];
+  const float own_bias_var = own_side.bias_var[row];
+  float gb = 0.f;
+  for (int k = 0; k < d; ++k) g_mean[k] = g_logsd[k] = 0.f;
+  for (int t = 0; t < entries.count; ++t) {
+    const int32_t pos = entries.order[t];
+    const int32_t j = entries.other[pos];
+    const float* n = &other_side.mean[static_cast<size_t>(j) * other_side.stride];
+    const float* t2 = &other_side.var[static_cast<size_t>(j) * other_side.stride];
+    float e;
+    if (store_residual) {
+      float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
+      for (int k = 0; k < d; ++k) dot += m[k] * n[k];
+      e = entries.value[pos] - mu0 - own_bias - other_side.bias_mean[j] - dot;
+      entries.residual[pos] = e;
+    } else {
+      e = entries.residual[pos];
+    }
+#pragma omp simd
+    for (int k = 0; k < d; ++k) {
+      g_mean[k] += math::lik_grad_mean(e, n[k], m[k], t2[k]);
+      g_logsd[k] += math::lik_grad_logsd(s2[k], n[k], t2[k]);
+    }
+    gb += e;
+  }
+  *g_bias = gb;
+  *g_bias_logsd = entries.count * math::lik_grad_bias_logsd(own_bias_var);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads)
+      : threads_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
+
+  std::string name() const override { return "cpu (" + std::to_string(threads_) + " threads)"; }
+
+  void load_model(const Model& model) override {
+    load_side(users_, model.U, model.user_groups);
+    load_side(items_, model.V, model.item_groups);
+    adam_t_ = 0;
+    set_priors(model);
+  }
+
+  void set_priors(const Model& model) override {
+    mu0_ = model.mu0;
+    sigma2_ = model.sigma2;
+    set_side_priors(users_, model.user_prior, model.config.tau);
+    set_side_priors(items_, model.item_prior, model.config.tau);
+  }
+
+  void load_training(const std::vector<int32_t>& user, const std::vector<int32_t>& item,
+                     const std::vector<float>& value) override {
+    if (user.size() != item.size() || user.size() != value.size())
+      throw Error("training arrays differ in length");
+    std::fill(users_.count.begin(), users_.count.end(), 0);
+    std::fill(items_.count.begin(), items_.count.end(), 0);
+    for (size_t k = 0; k < user.size(); ++k) {
+      if (user[k] < 0 || user[k] >= users_.n || item[k] < 0 || item[k] >= items_.n)
+        throw Error("training entry " + std::to_string(k) + " has an index outside the model");
+      ++users_.count[user[k]];
+      ++items_.count[item[k]];
+    }
+    user_ = user;
+    item_ = item;
+    value_ = value;
+    perm_.resize(user_.size());
+    std::iota(perm_.begin(), perm_.end(), 0u);
+  }
+
+  void shuffle(uint64_t seed) override {
+    std::iota(perm_.begin(), perm_.end(), 0u);
+    Rng rng(seed);
+    for (size_t k = perm_.size(); k > 1; --k) std::swap(perm_[k - 1], perm_[rng.below(k)]);
+  }
+
+  void step(size_t begin, size_t end, const StepParams& params) override {
+    accumulate_batch(begin, end);
+    ++adam_t_;
+    math::AdamStep a = params.adam;
+    a.bias_corr1 = 1.0f - std::pow(a.beta1, static_cast<float>(adam_t_));
+    a.bias_corr2 = 1.0f - std::pow(a.beta2, static_cast<float>(adam_t_));
+    for (SideState* s : {&users_, &items_}) {
+      SideState& side = *s;
+      const long touched = static_cast<long>(side.touched.size());
+#pragma omp parallel for schedule(static) num_threads(threads_)
+      for (long sl = 0; sl < touched; ++sl) apply_adam(side, static_cast<int32_t>(sl), params.scale, a);
+      for (int32_t row : side.touched) side.slot[row] = -1;
+    }
+  }
+
+  void gradient(size_t begin, size_t end, float scale, GuideGradient& out) override {
+    accumulate_batch(begin, end);
+    export_gradient(users_, scale, out.U);
+    export_gradient(items_, scale, out.V);
+  }
+
+  TrainPassStats train_pass() override {
+    TrainPassStats st;
+    st.n = value_.size();
+    const auto sse = chunked_sum<2>(value_.size(), threads_, [&](size_t b, size_t e, auto& acc) {
+      for (size_t k = b; k < e; ++k) {
+        float mean, var;
+        predict_one(user_[k], item_[k], mean, var, /*with_noise=*/false);
+        const double err = value_[k] - mean;
+        acc[0] += err * err + var;
+        acc[1] += err * err;
+      }
+    });
+    st.sse_expected = sse[0];
+    st.sse_mean = sse[1];
+    st.kl_users = side_kl(users_);
+    st.kl_items = side_kl(items_);
+    return st;
+  }
+
+  GroupMoments group_moments(Side which) override {
+    const SideState& s = which == Side::kUsers ? users_ : items_;
+    GroupMoments gm;
+    gm.reset(s.n_groups, s.d);
+    for (int i = 0; i < s.n; ++i) {
+      if (s.count[i] == 0) continue;  // q is its prior: carries no information about it
+      const int g = s.group[i];
+      gm.count[g] += 1;
+      for (int k = 0; k < s.d; ++k) {
+        const size_t at = static_cast<size_t>(i) * s.stride + k;
+        const size_t gk = static_cast<size_t>(g) * s.d + k;
+        gm.sum_mean[gk] += s.mean[at];
+        gm.sum_sq_mean[gk] += static_cast<double>(s.mean[at]) * s.mean[at];
+        gm.sum_var[gk] += s.var[at];
+      }
+      gm.bias_sum[g] += s.bias_mean[i];
+      gm.bias_sum_sq[g] += static_cast<double>(s.bias_mean[i]) * s.bias_mean[i];
+      gm.bias_sum_var[g] += s.bias_var[i];
+    }
+    return gm;
+  }
+
+  void predict(const PairIndex* pairs, size_t n, float* mean, float* var) override {
+    for (size_t k = 0; k < n; ++k) {
+      if (pairs[k].user < 0 || pairs[k].user >= users_.extended_size() || pairs[k].item < 0 ||
+          pairs[k].item >= items_.extended_size())
+        throw Error("prediction pair " + std::to_string(k) + " has an index outside the model");
+    }
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (long k = 0; k < static_cast<long>(n); ++k)
+      predict_one(pairs[k].user, pairs[k].item, mean[k], var[k], /*with_noise=*/true);
+  }
+
+  void store_guide(Model& model) override {
+    store_side(users_, model.U);
+    store_side(items_, model.V);
+  }
+
+ private:
+  void predict_one(int32_t u, int32_t i, float& mean, float& var, bool with_noise) const {
+    const float* m = users_.mean_row(u);
+    const float* s2 = users_.var_row(u);
+    const float* n = items_.mean_row(i);
+    const float* t2 = items_.var_row(i);
+    float dot = 0.f, fv = 0.f;
+#pragma omp simd reduction(+ : dot, fv)
+    for (int k = 0; k < users_.d; ++k) {
+      dot += m[k] * n[k];
+      fv += math::factor_variance_term(m[k], s2[k], n[k], t2[k]);
+    }
+    mean = mu0_ + users_.bias_mean_of(u) + items_.bias_mean_of(i) + dot;
+    var = fv + users_.bias_var_of(u) + items_.bias_var_of(i) + (with_noise ? sigma2_ : 0.f);
+  }
+
+  double side_kl(const SideState& s) const {
+    const auto kl = chunked_sum<1>(static_cast<size_t>(s.n), threads_, [&](size_t b, size_t e, auto& acc) {
+      for (size_t i = b; i < e; ++i) {
+        if (s.count[i] == 0) continue;
+        const size_t g = static_cast<size_t>(s.group[i]);
+        for (int k = 0; k < s.d; ++k) {
+          const size_t at = i * s.stride + k;
+          acc[0] += math::kl_term(s.mean[at], s.logsd[at], s.prior_mean[g * s.stride + k],
+                                  s.prior_prec[g * s.stride + k]);
+        }
+        acc[0] += math::kl_term(s.bias_mean[i], s.bias_logsd[i], s.prior_bias_mean[g],
+                                s.prior_bias_prec[g]);
+      }
+    });
+    return kl[0];
+  }
+
+  // Fills slots, groups batch entries by slot on both sides, and runs phases 1 and 2.
+  void accumulate_batch(size_t begin, size_t end) {
+    if (begin >= end || end > perm_.size()) throw Error("empty or out-of-range batch");
+    const size_t b = end - begin;
+    batch_user_.resize(b);
+    batch_item_.resize(b);
+    batch_value_.resize(b);
+    residual_.resize(b);
+    for (size_t k = 0; k < b; ++k) {
+      const uint32_t at = perm_[begin + k];
+      batch_user_[k] = user_[at];
+      batch_item_[k] = item_[at];
+      batch_value_[k] = value_[at];
+    }
+    group_by_slot(users_, batch_user_);
+    group_by_slot(items_, batch_item_);
+    run_phase(users_, items_, batch_item_, /*store_residual=*/true);
+    run_phase(items_, users_, batch_user_, /*store_residual=*/false);
+  }
+
+  void group_by_slot(SideState& s, const std::vector<int32_t>& rows) {
+    s.touched.clear();
+    s.occurrences.clear();
+    std::vector<int32_t>& slot_of_entry = slot_scratch_;
+    slot_of_entry.resize(rows.size());
+    for (size_t k = 0; k < rows.size(); ++k) {
+      int32_t& sl = s.slot[rows[k]];
+      if (sl < 0) {
+        sl = static_cast<int32_t>(s.touched.size());
+        s.touched.push_back(rows[k]);
+        s.occurrences.push_back(0);
+      }
+      ++s.occurrences[sl];
+      slot_of_entry[k] = sl;
+    }
+    const size_t nt = s.touched.size();
+    s.offsets.assign(nt + 1, 0);
+    for (size_t sl = 0; sl < nt; ++sl) s.offsets[sl + 1] = s.offsets[sl] + s.occurrences[sl];
+    s.order.resize(rows.size());
+    cursor_.assign(s.offsets.begin(), s.offsets.end() - 1);
+    for (size_t k = 0; k < rows.size(); ++k) s.order[cursor_[slot_of_entry[k]]++] = static_cast<int32_t>(k);
+    s.g_mean.resize(nt * s.stride);
+    s.g_logsd.resize(nt * s.stride);
+    s.g_bias.resize(nt);
+    s.g_bias_logsd.resize(nt);
+  }
+
+  void run_phase(SideState& own, const SideState& other, const std::vector<int32_t>& other_rows,
+                 bool store_residual) {
+    const long nt = static_cast<long>(own.touched.size());
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads_)
+    for (long sl = 0; sl < nt; ++sl) {
+      const RowEntries entries{&own.order[own.offsets[sl]], own.offsets[sl + 1] - own.offsets[sl],
+                               other_rows.data(), batch_value_.data(), residual_.data()};
+      accumulate_row(own, own.touched[sl], other, entries, store_residual, mu0_,
+                     &own.g_mean[sl * own.stride], &own.g_logsd[sl * own.stride], &own.g_bias[sl],
+                     &own.g_bias_logsd[sl]);
+    }
+  }
+
+  // The estimator's gradient of row `sl`: scale * (lik / sigma^2 + occurrences / c * d(-KL)).
+  template <typename Sink>
+  void row_gradient(const SideState& s, int32_t sl, float scale, Sink&& sink) const {
+    const int32_t row = s.touched[sl];
+    const size_t g = static_cast<size_t>(s.group[row]);
+    const float inv_s2 = 1.0f / sigma2_;
+    const float kl_share = static_cast<float>(s.occurrences[sl]) / static_cast<float>(s.count[row]);
+    const size_t at = static_cast<size_t>(row) * s.stride;
+    for (int k = 0; k < s.d; ++k) {
+      const float gm = s.g_mean[sl * s.stride + k] * inv_s2 +
+                       kl_share * math::kl_grad_mean(s.mean[at + k], s.prior_mean[g * s.stride + k],
+                                                     s.prior_prec[g * s.stride + k]);
+      const float gw = s.g_logsd[sl * s.stride + k] * inv_s2 +
+                       kl_share * math::kl_grad_logsd(s.var[at + k], s.prior_prec[g * s.stride + k]);
+      sink(k, scale * gm, scale * gw);
+    }
+    const float gb = s.g_bias[sl] * inv_s2 +
+                     kl_share * math::kl_grad_mean(s.bias_mean[row], s.prior_bias_mean[g], s.prior_bias_prec[g]);
+    const float gp = s.g_bias_logsd[sl] * inv_s2 +
+                     kl_share * math::kl_grad_logsd(s.bias_var[row], s.prior_bias_prec[g]);
+    sink(-1, scale * gb, scale * gp);
+  }
+
+  void apply_adam(SideState& s, int32_t sl, float scale, const math::AdamStep& a) {
+    const int32_t row = s.touched[sl];
+    const size_t at = static_cast<size_t>(row) * s.stride;
+    // Gradients are computed from the pre-step row first, then applied.
+    row_gradient(s, sl, scale, [&](int k, float gm, float gw) {
+      if (k < 0) {
+        s.bias_mean[row] = math::adam_ascend(s.bias_mean[row], gm, s.m1_bias[row], s.m2_bias[row], a);
+        const float w = math::clamp_logsd(math::adam_ascend(s.bias_logsd[row], gw, s.m1_bias_logsd[row],
+                                                            s.m2_bias_logsd[row], a));
+        s.bias_logsd[row] = w;
+        s.bias_var[row] = std::exp(2.0f * w);
+        return;
+      }
+      s.mean[at + k] = math::adam_ascend(s.mean[at + k], gm, s.m1_mean[at + k], s.m2_mean[at + k], a);
+      const float w = math::clamp_logsd(
+          math::adam_ascend(s.logsd[at + k], gw, s.m1_logsd[at + k], s.m2_logsd[at + k], a));
+      s.logsd[at + k] = w;
+      s.var[at + k] = std::exp(2.0f * w);
+    });
+  }
+
+  void export_gradient(SideState& s, float scale, GuideBlock& out) {
+    out.resize(s.n, s.d);
+    for (size_t sl = 0; sl < s.touched.size(); ++sl) {
+      const int32_t row = s.touched[sl];
+      const size_t at = static_cast<size_t>(row) * s.stride;
+      row_gradient(s, static_cast<int32_t>(sl), scale, [&](int k, float gm, float gw) {
+        if (k < 0) {
+          out.bias_mean[row] = gm;
+          out.bias_logsd[row] = gw;
+        } else {
+          out.mean[at + k] = gm;
+          out.logsd[at + k] = gw;
+        }
+      });
+    }
+    for (int32_t row : s.touched) s.slot[row] = -1;
+  }
+
+  static void store_side(const SideState& s, GuideBlock& g) {
+    g.resize(s.n, s.d);
+    std::copy(s.mean.begin(), s.mean.end(), g.mean.begin());
+    std::copy(s.logsd.begin(), s.logsd.end(), g.logsd.begin());
+    g.bias_mean = s.bias_mean;
+    g.bias_logsd = s.bias_logsd;
+  }
+
+  int threads_;
+  SideState users_, items_;
+  float mu0_ = 0.f, sigma2_ = 1.f;
+  long adam_t_ = 0;
+  std::vector<int32_t> user_, item_;
+  std::vector<float> value_;
+  std::vector<uint32_t> perm_;
+  std::vector<int32_t> batch_user_, batch_item_, slot_scratch_, cursor_;
+  std::vector<float> batch_value_, residual_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+}  // namespace ppmf

@@ -1,0 +1,48 @@
+// Reading delimited text: ratings (user,item,value), pairs (user,item), and group files (id,group).
+// The delimiter (comma, tab, '::' or whitespace), a header row, CRLF, a UTF-8 BOM and gzip are all
+// detected. Errors name file:line and the reason.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ppmf/ratings.hpp"
+
+namespace ppmf {
+
+enum class DuplicatePolicy { kError, kSum, kMean, kLast };
+DuplicatePolicy parse_duplicate_policy(const std::string& s);
+const char* to_string(DuplicatePolicy p);
+
+struct ReadOptions {
+  // Columns as header names or 1-based positions, in the order user,item[,value]. Empty = 1,2,3.
+  std::vector<std::string> columns;
+  bool skip_bad_lines = false;
+  DuplicatePolicy duplicates = DuplicatePolicy::kError;
+  bool need_value = true;  // false for pair files (predict)
+};
+
+struct ReadReport {
+  size_t lines_read = 0;
+  size_t bad_lines_skipped = 0;
+  size_t duplicates_merged = 0;
+  std::string delimiter;  // as detected, for messages
+  bool had_header = false;
+};
+
+// Whole file into memory; transparently gunzips (by magic bytes, not by name).
+std::string read_file_bytes(const std::string& path);
+
+Ratings read_ratings(const std::string& path, const ReadOptions& opts, ReadReport* report = nullptr);
+
+// Parses an in-memory buffer; `name` is used in error messages.
+Ratings parse_ratings(const std::string& name, std::string_view text, const ReadOptions& opts,
+                      ReadReport* report = nullptr);
+
+// id -> group name, from a CSV "id,group" (header optional).
+using GroupFile = std::unordered_map<std::string, std::string>;
+GroupFile read_group_file(const std::string& path);
+
+}  // namespace ppmf

@@ -1,0 +1,37 @@
+// The training loop, once for every backend: epochs over fresh permutations cut into near-equal
+// batches, the learning-rate schedule, pooling and noise updates, held-out evaluation, early
+// stopping with restore of the best epoch, and per-epoch logging.
+#pragma once
+
+#include <functional>
+
+#include "ppmf/backend.hpp"
+#include "ppmf/config.hpp"
+#include "ppmf/model.hpp"
+#include "ppmf/reader.hpp"
+
+namespace ppmf {
+
+struct TrainInputs {
+  const Ratings* train = nullptr;  // raw values (the model's transform is applied here)
+  const Ratings* test = nullptr;   // optional held-out entries, raw values, any ids
+  const GroupFile* user_groups = nullptr;
+  const GroupFile* item_groups = nullptr;
+};
+
+// Builds the initial model of `inputs.train`: ids, groups, counts, mu0, sigma^2 and a random guide.
+Model init_model(const Ratings& train_compact, const std::vector<float>& model_values,
+                 const ModelConfig& config, const GroupFile* user_groups,
+                 const GroupFile* item_groups, uint64_t seed);
+
+// Called after each epoch with its metrics (after they are appended to the model's history).
+using EpochCallback = std::function<void(const EpochMetrics&)>;
+
+Model train(const TrainInputs& inputs, const ModelConfig& config, const TrainConfig& train_config,
+            Backend& backend, const EpochCallback& on_epoch = {});
+
+// The near-equal cut of n entries into batches of at most batch_size (0 = one batch):
+// boundaries[b] .. boundaries[b+1].
+std::vector<size_t> batch_boundaries(size_t n, size_t batch_size);
+
+}  // namespace ppmf

@@ -1,0 +1,20 @@
+// Train / held-out splits of a ratings table, and writing tables back as CSV with their string ids.
+#pragma once
+
+#include <string>
+
+#include "ppmf/ratings.hpp"
+
+namespace ppmf {
+
+struct Split {
+  Ratings train, test;
+};
+
+// A uniformly random entry split: exactly round(test_frac * n) entries held out, seeded.
+Split split_random(const Ratings& all, double test_frac, uint64_t seed);
+
+// CSV "user,item,value" with the table's string ids; values printed to round-trip a float.
+void write_ratings_csv(const Ratings& r, const std::string& path);
+
+}  // namespace ppmf

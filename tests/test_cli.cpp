@@ -1,0 +1,147 @@
+// The ppmf-gpu command line end to end on small generated files: train, eval, predict, info, synth,
+// --help everywhere, and one clear line with a non-zero exit for each kind of bad input.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "ppmf/split.hpp"
+#include "test_util.hpp"
+
+namespace ppmf {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Run {
+  int code;
+  std::string out;  // stdout and stderr together
+};
+
+Run run(const std::string& args) {
+  const std::string cmd = std::string(PPMF_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, got);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = testing::temp_path("cli_ratings.csv");
+    write_ratings_csv(testing::planted_ratings(80, 50, 2, 12, 0.3, 3), data_);
+  }
+  static std::string data_;
+};
+std::string Cli::data_;
+
+TEST_F(Cli, EverySubcommandHasHelpWithDefaults) {
+  for (const char* cmd : {"train", "eval", "predict", "info", "synth", "devices"}) {
+    const Run r = run(std::string(cmd) + " --help");
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_THAT(r.out, HasSubstr("usage: ppmf-gpu")) << cmd;
+  }
+  EXPECT_THAT(run("train --help").out, HasSubstr("(default: 4096)"));
+  EXPECT_EQ(run("--help").code, 0);
+  EXPECT_NE(run("").code, 0);
+}
+
+TEST_F(Cli, TrainEvalPredictInfoEndToEnd) {
+  const std::string model = testing::temp_path("cli.ppmf"), split = testing::temp_path("cli_split");
+  const std::string metrics = testing::temp_path("cli_metrics.json");
+  Run r = run("train --data " + data_ + " --test-frac 0.2 --seed 3 --rank 4 --epochs 8 --device cpu --out " + model +
+              " --split-out " + split + " --metrics-json " + metrics);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("epoch   1"));
+  EXPECT_THAT(r.out, HasSubstr("test_rmse"));
+  EXPECT_THAT(testing::read_text(metrics), HasSubstr("\"elbo_per_entry\""));
+
+  r = run("eval --model " + model + " --data " + split + "/test.csv --json " + metrics);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("cover90"));
+  EXPECT_THAT(r.out, HasSubstr("6-20"));
+  EXPECT_THAT(testing::read_text(metrics), HasSubstr("\"by_user_history\""));
+
+  const std::string pairs = testing::temp_path("cli_pairs.csv"), preds = testing::temp_path("cli_preds.csv");
+  testing::write_file(pairs, "user,item\nuser1,item2\nnobody,item3\nuser4,never-seen\n");
+  r = run("predict --model " + model + " --pairs " + pairs + " --out " + preds);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string csv = testing::read_text(preds);
+  EXPECT_THAT(csv, HasSubstr("user,item,mean,sd,source\n"));
+  EXPECT_THAT(csv, HasSubstr("user1,item2,"));
+  EXPECT_THAT(csv, HasSubstr(",trained\n"));
+  EXPECT_THAT(csv, HasSubstr("nobody,item3,"));
+  EXPECT_THAT(csv, HasSubstr(",population\n"));
+  EXPECT_THAT(csv, Not(HasSubstr("nan")));
+  EXPECT_EQ(count_lines(csv), 4u);
+
+  r = run("info --model " + model);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("rank 4"));
+  EXPECT_THAT(r.out, HasSubstr("users: 80"));
+}
+
+TEST_F(Cli, SynthWritesADataSetThatTrains) {
+  const std::string dir = testing::temp_path("cli_synth");
+  Run r = run("synth --out " + dir + " --users 500 --items 120 --seed 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* f : {"/ratings.csv", "/user_groups.csv", "/item_groups.csv", "/truth.csv"})
+    EXPECT_GT(testing::read_text(dir + f).size(), 100u) << f;
+  r = run("train --data " + dir + "/ratings.csv --user-groups " + dir + "/user_groups.csv --item-groups " + dir +
+          "/item_groups.csv --transform log1p --epochs 3 --rank 4 --quiet --device cpu --out " + dir + "/m.ppmf");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("info --model " + dir + "/m.ppmf");
+  EXPECT_THAT(r.out, HasSubstr("c00"));
+  EXPECT_THAT(r.out, HasSubstr("transform log1p"));
+}
+
+// Each bad input: exit code 1 and exactly one line, starting "ppmf-gpu: error:".
+void expect_one_line_error(const Run& r, const std::string& what) {
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(count_lines(r.out), 1u) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("ppmf-gpu: error: "));
+  EXPECT_THAT(r.out, HasSubstr(what));
+}
+
+TEST_F(Cli, BadInputGivesOneClearLine) {
+  const std::string bad = testing::temp_path("cli_bad.csv");
+  testing::write_file(bad, "u1,i1,3\nu2,i2,abc\n");
+  expect_one_line_error(run("train --data " + bad + " --quiet"), "cli_bad.csv:2");
+  expect_one_line_error(run("train --data /nonexistent/x.csv"), "cannot open");
+  expect_one_line_error(run("train --data " + data_ + " --rank zero"), "--rank");
+  expect_one_line_error(run("train --data " + data_ + " --bogus 1"), "unknown option --bogus");
+  expect_one_line_error(run("train --data " + data_ + " --device 0 --quiet"), "--device 0");
+  expect_one_line_error(run("train --data " + data_ + " --device gpu7"), "unknown --device");
+  expect_one_line_error(run("predict --model /nonexistent.ppmf --pairs " + bad), "cannot open");
+
+  const std::string model = testing::temp_path("cli_corrupt.ppmf");
+  ASSERT_EQ(run("train --data " + data_ + " --epochs 1 --rank 2 --quiet --device cpu --out " + model).code, 0);
+  std::string bytes = testing::read_text(model);
+  bytes[bytes.size() / 2] ^= 0x5A;
+  testing::write_file(model, bytes);
+  expect_one_line_error(run("info --model " + model), "corrupt");
+  testing::write_file(model, bytes.substr(0, 30));
+  expect_one_line_error(run("info --model " + model), "truncated");
+}
+
+TEST_F(Cli, TrainsOnBuiltInDataWithoutArguments) {
+  // The README's first command runs this with the defaults; here fewer epochs keep the test short.
+  const std::string model = testing::temp_path("cli_builtin.ppmf");
+  const Run r = run("train --epochs 2 --device cpu --out " + model);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("no --data given"));
+  EXPECT_THAT(r.out, HasSubstr("test_rmse"));
+}
+
+}  // namespace
+}  // namespace ppmf
