@@ -28,6 +28,8 @@
 namespace ppmf {
 namespace {
 
+constexpr int kMaxRank = 1024;  // the CLI's bound; sizes the per-row stack buffers
+
 // Guide, cached variances, optimizer state, priors and per-batch scratch of one side.
 struct SideState {
   int n = 0, d = 0, stride = 0;
@@ -71,6 +73,7 @@ struct SideState {
 };
 
 void load_side(SideState& s, const GuideBlock& g, const Groups& groups) {
+  if (g.rank > kMaxRank) throw Error("rank " + std::to_string(g.rank) + " exceeds the CPU backend's limit of 1024");
   s.resize_guide(g.n, g.rank);
   std::copy(g.mean.begin(), g.mean.end(), s.mean.begin());
   std::copy(g.logsd.begin(), g.logsd.end(), s.logsd.begin());
@@ -79,9 +82,9 @@ void load_side(SideState& s, const GuideBlock& g, const Groups& groups) {
   for (int i = 0; i < s.n; ++i) {
     for (int k = 0; k < s.d; ++k) {
       const size_t at = static_cast<size_t>(i) * s.stride + k;
-      s.var[at] = std::exp(2.0f * s.logsd[at]);
+      s.var[at] = math::exp_vectorizable(2.0f * s.logsd[at]);
     }
-    s.bias_var[i] = std::exp(2.0f * s.bias_logsd[i]);
+    s.bias_var[i] = math::exp_vectorizable(2.0f * s.bias_logsd[i]);
   }
   s.group = groups.of;
 }
@@ -166,6 +169,20 @@ void accumulate_row(const SideState& own_side, int32_t row, const SideState& oth
   }
   *g_bias = gb;
   *g_bias_logsd = entries.count * math::lik_grad_bias_logsd(own_bias_var);
+}
+
+// Adam on n means and log-sds, refreshing the variance cache.
+PPMF_MULTIVERSION
+void adam_row(float* mean, float* logsd, float* var, float* m1m, float* m2m, float* m1w, float* m2w,
+              const float* gm, const float* gw, int n, const math::AdamStep& step) {
+  const math::AdamStep a = step;  // a local copy: the compiler need not assume it aliases the rows
+#pragma omp simd
+  for (int k = 0; k < n; ++k) {
+    mean[k] = math::adam_ascend(mean[k], gm[k], m1m[k], m2m[k], a);
+    const float w = math::clamp_logsd(math::adam_ascend(logsd[k], gw[k], m1w[k], m2w[k], a));
+    logsd[k] = w;
+    var[k] = math::exp_vectorizable(2.0f * w);
+  }
 }
 
 class CpuBackend final : public Backend {
@@ -385,48 +402,36 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // The estimator's gradient of row `sl`: scale * (lik / sigma^2 + occurrences / c * d(-KL)).
-  template <typename Sink>
-  void row_gradient(const SideState& s, int32_t sl, float scale, Sink&& sink) const {
+  // The estimator's gradient of row `sl`: scale * (lik / sigma^2 + occurrences / c * d(-KL)),
+  // into g_mean / g_logsd (rank floats) and the two bias gradients.
+  void row_gradient(const SideState& s, int32_t sl, float scale, float* g_mean, float* g_logsd, float& g_bias,
+                    float& g_bias_logsd) const {
     const int32_t row = s.touched[sl];
-    const size_t g = static_cast<size_t>(s.group[row]);
-    const float inv_s2 = 1.0f / sigma2_;
-    const float kl_share = static_cast<float>(s.occurrences[sl]) / static_cast<float>(s.count[row]);
+    const size_t g = static_cast<size_t>(s.group[row]) * s.stride;
     const size_t at = static_cast<size_t>(row) * s.stride;
+    const float lik = scale / sigma2_;
+    const float kl = scale * static_cast<float>(s.occurrences[sl]) / static_cast<float>(s.count[row]);
+    const float* lm = &s.g_mean[sl * s.stride];
+    const float* lw = &s.g_logsd[sl * s.stride];
+#pragma omp simd
     for (int k = 0; k < s.d; ++k) {
-      const float gm = s.g_mean[sl * s.stride + k] * inv_s2 +
-                       kl_share * math::kl_grad_mean(s.mean[at + k], s.prior_mean[g * s.stride + k],
-                                                     s.prior_prec[g * s.stride + k]);
-      const float gw = s.g_logsd[sl * s.stride + k] * inv_s2 +
-                       kl_share * math::kl_grad_logsd(s.var[at + k], s.prior_prec[g * s.stride + k]);
-      sink(k, scale * gm, scale * gw);
+      g_mean[k] = lik * lm[k] + kl * math::kl_grad_mean(s.mean[at + k], s.prior_mean[g + k], s.prior_prec[g + k]);
+      g_logsd[k] = lik * lw[k] + kl * math::kl_grad_logsd(s.var[at + k], s.prior_prec[g + k]);
     }
-    const float gb = s.g_bias[sl] * inv_s2 +
-                     kl_share * math::kl_grad_mean(s.bias_mean[row], s.prior_bias_mean[g], s.prior_bias_prec[g]);
-    const float gp = s.g_bias_logsd[sl] * inv_s2 +
-                     kl_share * math::kl_grad_logsd(s.bias_var[row], s.prior_bias_prec[g]);
-    sink(-1, scale * gb, scale * gp);
+    const size_t gb = static_cast<size_t>(s.group[row]);
+    g_bias = lik * s.g_bias[sl] + kl * math::kl_grad_mean(s.bias_mean[row], s.prior_bias_mean[gb], s.prior_bias_prec[gb]);
+    g_bias_logsd = lik * s.g_bias_logsd[sl] + kl * math::kl_grad_logsd(s.bias_var[row], s.prior_bias_prec[gb]);
   }
 
   void apply_adam(SideState& s, int32_t sl, float scale, const math::AdamStep& a) {
     const int32_t row = s.touched[sl];
     const size_t at = static_cast<size_t>(row) * s.stride;
-    // Gradients are computed from the pre-step row first, then applied.
-    row_gradient(s, sl, scale, [&](int k, float gm, float gw) {
-      if (k < 0) {
-        s.bias_mean[row] = math::adam_ascend(s.bias_mean[row], gm, s.m1_bias[row], s.m2_bias[row], a);
-        const float w = math::clamp_logsd(math::adam_ascend(s.bias_logsd[row], gw, s.m1_bias_logsd[row],
-                                                            s.m2_bias_logsd[row], a));
-        s.bias_logsd[row] = w;
-        s.bias_var[row] = std::exp(2.0f * w);
-        return;
-      }
-      s.mean[at + k] = math::adam_ascend(s.mean[at + k], gm, s.m1_mean[at + k], s.m2_mean[at + k], a);
-      const float w = math::clamp_logsd(
-          math::adam_ascend(s.logsd[at + k], gw, s.m1_logsd[at + k], s.m2_logsd[at + k], a));
-      s.logsd[at + k] = w;
-      s.var[at + k] = std::exp(2.0f * w);
-    });
+    float gm[kMaxRank], gw[kMaxRank], gb, gp;
+    row_gradient(s, sl, scale, gm, gw, gb, gp);
+    adam_row(&s.mean[at], &s.logsd[at], &s.var[at], &s.m1_mean[at], &s.m2_mean[at], &s.m1_logsd[at],
+             &s.m2_logsd[at], gm, gw, s.d, a);
+    adam_row(&s.bias_mean[row], &s.bias_logsd[row], &s.bias_var[row], &s.m1_bias[row], &s.m2_bias[row],
+             &s.m1_bias_logsd[row], &s.m2_bias_logsd[row], &gb, &gp, 1, a);
   }
 
   void export_gradient(SideState& s, float scale, GuideBlock& out) {
@@ -434,15 +439,8 @@ class CpuBackend final : public Backend {
     for (size_t sl = 0; sl < s.touched.size(); ++sl) {
       const int32_t row = s.touched[sl];
       const size_t at = static_cast<size_t>(row) * s.stride;
-      row_gradient(s, static_cast<int32_t>(sl), scale, [&](int k, float gm, float gw) {
-        if (k < 0) {
-          out.bias_mean[row] = gm;
-          out.bias_logsd[row] = gw;
-        } else {
-          out.mean[at + k] = gm;
-          out.logsd[at + k] = gw;
-        }
-      });
+      row_gradient(s, static_cast<int32_t>(sl), scale, &out.mean[at], &out.logsd[at], out.bias_mean[row],
+                   out.bias_logsd[row]);
     }
     for (int32_t row : s.touched) s.slot[row] = -1;
   }

@@ -1,0 +1,485 @@
+// The model file: 8-byte magic "PPMFMODL", uint32 format version, uint64 payload length, uint32
+// CRC-32 (zlib) of the payload, then the payload. Every value is serialized field by field at a
+// fixed width (int -> int32, size_t -> uint64, bool and enums -> uint8, float/double as their IEEE
+// bits, arrays and strings prefixed by a uint64 count), little-endian, so the file depends on
+// neither struct layout nor compiler. Loading checks the header, the checksum, then every size and
+// index against the rest of the model before handing it out.
+#include "ppmf/model_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string_view>
+#include <unordered_set>
+
+#include "ppmf/common.hpp"
+
+// Values are copied to and from the file with memcpy, which is only little-endian IEEE here.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the model file format is little-endian");
+static_assert(std::numeric_limits<float>::is_iec559 && std::numeric_limits<double>::is_iec559,
+              "the model file stores IEEE 754 floats");
+
+namespace ppmf {
+namespace {
+
+constexpr char kMagic[8] = {'P', 'P', 'M', 'F', 'M', 'O', 'D', 'L'};
+constexpr size_t kHeaderSize = sizeof kMagic + 4 + 8 + 4;
+constexpr size_t kEpochBytes = 4 + 7 * 8 + 1;  // one serialized EpochMetrics
+
+// Raised while decoding the payload; load_model words it as "corrupt model file (...)".
+class Corrupt : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+uint32_t crc32_of(std::string_view data) {
+  // zlib's crc32 takes 32-bit lengths, so large payloads go in chunks.
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (!data.empty()) {
+    const size_t n = std::min<size_t>(data.size(), size_t{1} << 30);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(n));
+    data.remove_prefix(n);
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  void u8(uint8_t v) { raw(v); }
+  void u32(uint32_t v) { raw(v); }
+  void i32(int32_t v) { raw(v); }
+  void u64(uint64_t v) { raw(v); }
+  void f32(float v) { raw(v); }
+  void f64(double v) { raw(v); }
+  void str(std::string_view s) {
+    u64(s.size());
+    out_.append(s.data(), s.size());
+  }
+  template <class T>
+  void array(const std::vector<T>& v) {
+    u64(v.size());
+    out_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  }
+
+ private:
+  template <class T>
+  void raw(T v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  std::string& out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  uint8_t u8() { return raw<uint8_t>(); }
+  int32_t i32() { return raw<int32_t>(); }
+  uint64_t u64() { return raw<uint64_t>(); }
+  float f32() { return raw<float>(); }
+  double f64() { return raw<double>(); }
+  bool flag(const char* what) {
+    const uint8_t v = u8();
+    if (v > 1) throw Corrupt(std::string(what) + " is " + std::to_string(v) + " (expected 0 or 1)");
+    return v == 1;
+  }
+  // Element count of an array whose elements take at least `min_bytes` each. Bounding it by the
+  // bytes left keeps a corrupt count from asking for unbounded memory.
+  size_t count(size_t min_bytes) {
+    const uint64_t n = u64();
+    if (n > left() / min_bytes) truncated();
+    return static_cast<size_t>(n);
+  }
+  std::string_view str() { return take(count(1)); }
+  template <class T>
+  std::vector<T> array() {
+    std::vector<T> v(count(sizeof(T)));
+    const std::string_view bytes = take(v.size() * sizeof(T));
+    if (!v.empty()) std::memcpy(v.data(), bytes.data(), bytes.size());  // empty: data() may be null
+    return v;
+  }
+  size_t left() const { return data_.size() - pos_; }
+
+ private:
+  template <class T>
+  T raw() {
+    T v;
+    std::memcpy(&v, take(sizeof v).data(), sizeof v);
+    return v;
+  }
+  std::string_view take(size_t n) {
+    if (n > left()) truncated();
+    const std::string_view s = data_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  [[noreturn]] void truncated() const {
+    throw Corrupt("payload truncated at byte " + std::to_string(pos_));
+  }
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+// ---- writing ----
+
+void put_ids(Writer& w, const IdMap& ids) {
+  w.u64(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) w.str(ids.name(static_cast<int32_t>(i)));
+}
+
+void put_groups(Writer& w, const Groups& g) {
+  w.u64(g.names.size());
+  for (const std::string& name : g.names) w.str(name);
+  w.array(g.of);
+  w.u8(g.from_file);
+}
+
+void put_guide(Writer& w, const GuideBlock& g) {
+  w.i32(g.n);
+  w.i32(g.rank);
+  w.i32(g.stride);
+  w.array(g.mean);
+  w.array(g.logsd);
+  w.array(g.bias_mean);
+  w.array(g.bias_logsd);
+}
+
+void put_prior(Writer& w, const PriorBlock& p) {
+  w.i32(p.n_groups);
+  w.i32(p.rank);
+  w.array(p.mean);
+  w.array(p.prec);
+  w.array(p.bias_mean);
+  w.array(p.bias_prec);
+  w.array(p.pop_mean);
+  w.f32(p.pop_bias_mean);
+}
+
+void put_model(Writer& w, const Model& m) {
+  const ModelConfig& c = m.config;
+  w.i32(c.rank);
+  w.u8(static_cast<uint8_t>(c.transform));
+  w.u8(c.pool);
+  w.f32(c.tau);
+  w.f32(c.prec_a0);
+  w.f32(c.prec_b0);
+  w.f32(c.noise_a);
+  w.f32(c.noise_b);
+  w.f32(c.init_sd);
+  put_ids(w, m.users);
+  put_ids(w, m.items);
+  put_groups(w, m.user_groups);
+  put_groups(w, m.item_groups);
+  w.array(m.user_count);
+  w.array(m.item_count);
+  put_guide(w, m.U);
+  put_guide(w, m.V);
+  put_prior(w, m.user_prior);
+  put_prior(w, m.item_prior);
+  w.f32(m.mu0);
+  w.f32(m.sigma2);
+  w.u64(m.n_train);
+  w.u64(m.history.size());
+  for (const EpochMetrics& e : m.history) {
+    w.i32(e.epoch);
+    w.f64(e.elbo_per_entry);
+    w.f64(e.train_rmse);
+    w.f64(e.test_rmse);
+    w.f64(e.test_nll);
+    w.f64(e.sigma);
+    w.f64(e.entries_per_s);
+    w.f64(e.seconds);
+    w.u8(e.has_test);
+  }
+  w.i32(m.best_epoch);
+}
+
+[[noreturn]] void write_failed(const std::string& path, int err) {
+  throw Error(path + ": cannot write model: " + std::strerror(err));
+}
+
+int last_error() { return errno != 0 ? errno : EIO; }
+
+// Temp file + fsync + rename + directory fsync: a crash leaves either the old file or the new one.
+void write_atomically(const std::string& path, std::string_view data) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) write_failed(path, last_error());
+  int err = 0;
+  errno = 0;
+  if (std::fwrite(data.data(), 1, data.size(), f) != data.size() || std::fflush(f) != 0 ||
+      fsync(fileno(f)) != 0)
+    err = last_error();
+  if (std::fclose(f) != 0 && err == 0) err = last_error();
+  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = last_error();
+  if (err != 0) {
+    std::remove(tmp.c_str());
+    write_failed(path, err);
+  }
+
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) write_failed(path, last_error());
+  // EINVAL: the file system cannot sync directories; the rename is as durable as it allows.
+  if (fsync(fd) != 0 && errno != EINVAL) {
+    err = last_error();
+    close(fd);
+    write_failed(path, err);
+  }
+  close(fd);
+}
+
+// ---- reading ----
+
+std::string read_whole_file(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+  std::string data;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && st.st_size > 0) data.reserve(static_cast<size_t>(st.st_size));
+  constexpr size_t kChunk = size_t{1} << 20;
+  for (;;) {
+    const size_t have = data.size();
+    data.resize(have + kChunk);
+    const ssize_t n = read(fd, &data[have], kChunk);
+    if (n < 0 && errno == EINTR) {
+      data.resize(have);
+      continue;
+    }
+    if (n < 0) {
+      const int err = errno;
+      close(fd);
+      throw Error(path + ": cannot read: " + std::strerror(err));
+    }
+    data.resize(have + static_cast<size_t>(n));
+    if (n == 0) break;
+  }
+  close(fd);
+  return data;
+}
+
+template <class T>
+T le_at(std::string_view bytes, size_t offset) {
+  T v;
+  std::memcpy(&v, bytes.data() + offset, sizeof v);
+  return v;
+}
+
+void read_ids(Reader& r, IdMap& ids, const char* side) {
+  const size_t n = r.count(8);
+  if (n > static_cast<size_t>(INT32_MAX))
+    throw Corrupt(std::to_string(n) + " " + side + "s exceed the id limit");
+  for (size_t i = 0; i < n; ++i) {
+    const std::string_view name = r.str();
+    if (ids.insert(name) != static_cast<int32_t>(i))
+      throw Corrupt(std::string(side) + " id '" + std::string(name) + "' appears twice");
+  }
+}
+
+void read_groups(Reader& r, Groups& g) {
+  g.names.resize(r.count(8));
+  for (std::string& name : g.names) name = r.str();
+  g.of = r.array<int32_t>();
+  g.from_file = r.flag("group-file flag");
+}
+
+void read_guide(Reader& r, GuideBlock& g) {
+  g.n = r.i32();
+  g.rank = r.i32();
+  g.stride = r.i32();
+  g.mean = r.array<float>();
+  g.logsd = r.array<float>();
+  g.bias_mean = r.array<float>();
+  g.bias_logsd = r.array<float>();
+}
+
+void read_prior(Reader& r, PriorBlock& p) {
+  p.n_groups = r.i32();
+  p.rank = r.i32();
+  p.mean = r.array<float>();
+  p.prec = r.array<float>();
+  p.bias_mean = r.array<float>();
+  p.bias_prec = r.array<float>();
+  p.pop_mean = r.array<float>();
+  p.pop_bias_mean = r.f32();
+}
+
+void check_size(const std::string& what, size_t have, uint64_t want) {
+  if (have != want)
+    throw Corrupt(what + " has " + std::to_string(have) + " values (expected " +
+                  std::to_string(want) + ")");
+}
+
+// Everything the rest of the program indexes without checking: one side's groups, counts, guide
+// and prior against its entity count and the model rank.
+void check_side(const std::string& side, size_t entities, int rank, const Groups& g,
+                const std::vector<int32_t>& count, const GuideBlock& guide,
+                const PriorBlock& prior) {
+  if (!g.from_file && g.names.size() != 1)
+    throw Corrupt(side + " groups number " + std::to_string(g.names.size()) +
+                  " without a group file (expected 1)");
+  std::unordered_set<std::string_view> seen;
+  for (const std::string& name : g.names)
+    if (!seen.insert(name).second) throw Corrupt(side + " group '" + name + "' appears twice");
+  check_size(side + " group assignment", g.of.size(), entities);
+  for (size_t i = 0; i < g.of.size(); ++i)
+    if (g.of[i] < 0 || static_cast<size_t>(g.of[i]) >= g.names.size())
+      throw Corrupt(side + " " + std::to_string(i) + " has group index " + std::to_string(g.of[i]) +
+                    " (there are " + std::to_string(g.names.size()) + " groups)");
+
+  check_size(side + " training counts", count.size(), entities);
+  for (size_t i = 0; i < count.size(); ++i)
+    if (count[i] < 0) throw Corrupt(side + " " + std::to_string(i) + " has a negative count");
+
+  const std::string gname = side + " guide";
+  if (guide.n < 0 || static_cast<size_t>(guide.n) != entities)
+    throw Corrupt(gname + " has " + std::to_string(guide.n) + " rows for " +
+                  std::to_string(entities) + " " + side + "s");
+  if (guide.rank != rank)
+    throw Corrupt(gname + " rank " + std::to_string(guide.rank) + " differs from the model rank " +
+                  std::to_string(rank));
+  if (guide.stride != padded_stride(rank))
+    throw Corrupt(gname + " stride " + std::to_string(guide.stride) + " does not match rank " +
+                  std::to_string(rank) + " (expected " + std::to_string(padded_stride(rank)) + ")");
+  const uint64_t cells = static_cast<uint64_t>(guide.n) * static_cast<uint64_t>(guide.stride);
+  check_size(gname + " mean", guide.mean.size(), cells);
+  check_size(gname + " logsd", guide.logsd.size(), cells);
+  check_size(gname + " bias mean", guide.bias_mean.size(), entities);
+  check_size(gname + " bias logsd", guide.bias_logsd.size(), entities);
+  // Kernels read whole padded rows (16-byte loads), so padding must be the documented zeros.
+  for (const std::vector<float>* v : {&guide.mean, &guide.logsd})
+    for (size_t i = 0; i < entities; ++i)
+      for (int k = rank; k < guide.stride; ++k)
+        if ((*v)[i * guide.stride + k] != 0.0f)
+          throw Corrupt(gname + " row " + std::to_string(i) + " has non-zero padding");
+
+  const std::string pname = side + " prior";
+  if (prior.n_groups < 0 || static_cast<size_t>(prior.n_groups) != g.names.size())
+    throw Corrupt(pname + " has " + std::to_string(prior.n_groups) + " groups, but there are " +
+                  std::to_string(g.names.size()) + " " + side + " groups");
+  if (prior.rank != rank)
+    throw Corrupt(pname + " rank " + std::to_string(prior.rank) + " differs from the model rank " +
+                  std::to_string(rank));
+  const uint64_t prior_cells = static_cast<uint64_t>(prior.n_groups) * static_cast<uint64_t>(rank);
+  check_size(pname + " mean", prior.mean.size(), prior_cells);
+  check_size(pname + " precision", prior.prec.size(), prior_cells);
+  check_size(pname + " bias mean", prior.bias_mean.size(), g.names.size());
+  check_size(pname + " bias precision", prior.bias_prec.size(), g.names.size());
+  check_size(pname + " population mean", prior.pop_mean.size(), static_cast<uint64_t>(rank));
+}
+
+Model decode(std::string_view payload) {
+  Reader r(payload);
+  Model m;
+  ModelConfig& c = m.config;
+  c.rank = r.i32();
+  // The upper bound keeps padded_stride from overflowing; sizes are checked exactly below.
+  if (c.rank < 1 || c.rank > INT_MAX - 3)
+    throw Corrupt("rank " + std::to_string(c.rank) + " is out of range");
+  const uint8_t transform = r.u8();
+  if (transform > static_cast<uint8_t>(Transform::kLog1p))
+    throw Corrupt("unknown transform code " + std::to_string(transform));
+  c.transform = static_cast<Transform>(transform);
+  c.pool = r.flag("pool flag");
+  c.tau = r.f32();
+  c.prec_a0 = r.f32();
+  c.prec_b0 = r.f32();
+  c.noise_a = r.f32();
+  c.noise_b = r.f32();
+  c.init_sd = r.f32();
+  read_ids(r, m.users, "user");
+  read_ids(r, m.items, "item");
+  read_groups(r, m.user_groups);
+  read_groups(r, m.item_groups);
+  m.user_count = r.array<int32_t>();
+  m.item_count = r.array<int32_t>();
+  read_guide(r, m.U);
+  read_guide(r, m.V);
+  read_prior(r, m.user_prior);
+  read_prior(r, m.item_prior);
+  m.mu0 = r.f32();
+  m.sigma2 = r.f32();
+  m.n_train = r.u64();
+  m.history.resize(r.count(kEpochBytes));
+  for (EpochMetrics& e : m.history) {
+    e.epoch = r.i32();
+    e.elbo_per_entry = r.f64();
+    e.train_rmse = r.f64();
+    e.test_rmse = r.f64();
+    e.test_nll = r.f64();
+    e.sigma = r.f64();
+    e.entries_per_s = r.f64();
+    e.seconds = r.f64();
+    e.has_test = r.flag("has-test flag");
+  }
+  m.best_epoch = r.i32();
+  if (r.left() != 0)
+    throw Corrupt(std::to_string(r.left()) + " unread bytes at the end of the payload");
+
+  check_side("user", m.users.size(), c.rank, m.user_groups, m.user_count, m.U, m.user_prior);
+  check_side("item", m.items.size(), c.rank, m.item_groups, m.item_count, m.V, m.item_prior);
+  return m;
+}
+
+}  // namespace
+
+void save_model(const Model& m, const std::string& path) {
+  // Serialize after a header-sized gap, then fill the header in, so the payload is not copied.
+  std::string file(kHeaderSize, '\0');
+  Writer payload(file);
+  put_model(payload, m);
+  const std::string_view body = std::string_view(file).substr(kHeaderSize);
+  std::string header(kMagic, sizeof kMagic);
+  Writer h(header);
+  h.u32(kModelFormatVersion);
+  h.u64(body.size());
+  h.u32(crc32_of(body));
+  file.replace(0, kHeaderSize, header);
+  write_atomically(path, file);
+}
+
+Model load_model(const std::string& path) {
+  const std::string file = read_whole_file(path);
+  const std::string_view bytes(file);
+  const size_t magic_len = std::min(bytes.size(), sizeof kMagic);
+  if (bytes.substr(0, magic_len) != std::string_view(kMagic, magic_len))
+    throw Error(path + ": not a ppmf model file (bad magic)");
+  // The version comes before any other header check: another version may lay the header out anew.
+  if (bytes.size() >= sizeof kMagic + 4) {
+    const uint32_t version = le_at<uint32_t>(bytes, sizeof kMagic);
+    if (version != kModelFormatVersion)
+      throw Error(path + ": model format version " + std::to_string(version) +
+                  " is not supported (this build reads version " +
+                  std::to_string(kModelFormatVersion) + ")");
+  }
+  if (bytes.size() < kHeaderSize)
+    throw Error(path + ": truncated model file (expected at least " + std::to_string(kHeaderSize) +
+                " bytes, found " + std::to_string(bytes.size()) + ")");
+  const uint64_t length = le_at<uint64_t>(bytes, sizeof kMagic + 4);
+  const uint32_t crc = le_at<uint32_t>(bytes, sizeof kMagic + 12);
+  const std::string_view payload = bytes.substr(kHeaderSize);
+  if (payload.size() < length)
+    throw Error(path + ": truncated model file (expected " + std::to_string(kHeaderSize + length) +
+                " bytes, found " + std::to_string(bytes.size()) + ")");
+  if (payload.size() > length)
+    throw Error(path + ": corrupt model file (" + std::to_string(payload.size() - length) +
+                " bytes after the end of the payload)");
+  if (crc32_of(payload) != crc) throw Error(path + ": corrupt model file (checksum mismatch)");
+  try {
+    return decode(payload);
+  } catch (const Corrupt& e) {
+    throw Error(path + ": corrupt model file (" + e.what() + ")");
+  }
+}
+
+}  // namespace ppmf
