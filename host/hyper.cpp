@@ -48,6 +48,8 @@ void update_dim(const std::vector<DimView>& sums, const ModelConfig& c, int iter
     }
     if (non_empty > 0) pop = pop_sum / non_empty;
   }
+  for (int g = 0; g < groups; ++g)
+    if (sums[g].n == 0) M[g * step] = static_cast<float>(pop);  // an empty group is the population
   m0 = static_cast<float>(pop);
 }
 

@@ -17,12 +17,12 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Run {
+struct CliRun {
   int code;
   std::string out;  // stdout and stderr together
 };
 
-Run run(const std::string& args) {
+CliRun run(const std::string& args) {
   const std::string cmd = std::string(PPMF_CLI_PATH) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
@@ -47,7 +47,7 @@ std::string Cli::data_;
 
 TEST_F(Cli, EverySubcommandHasHelpWithDefaults) {
   for (const char* cmd : {"train", "eval", "predict", "info", "synth", "devices"}) {
-    const Run r = run(std::string(cmd) + " --help");
+    const CliRun r = run(std::string(cmd) + " --help");
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr("usage: ppmf-gpu")) << cmd;
   }
@@ -59,7 +59,7 @@ TEST_F(Cli, EverySubcommandHasHelpWithDefaults) {
 TEST_F(Cli, TrainEvalPredictInfoEndToEnd) {
   const std::string model = testing::temp_path("cli.ppmf"), split = testing::temp_path("cli_split");
   const std::string metrics = testing::temp_path("cli_metrics.json");
-  Run r = run("train --data " + data_ + " --test-frac 0.2 --seed 3 --rank 4 --epochs 8 --device cpu --out " + model +
+  CliRun r = run("train --data " + data_ + " --test-frac 0.2 --seed 3 --rank 4 --epochs 8 --device cpu --out " + model +
               " --split-out " + split + " --metrics-json " + metrics);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("epoch   1"));
@@ -93,7 +93,7 @@ TEST_F(Cli, TrainEvalPredictInfoEndToEnd) {
 
 TEST_F(Cli, SynthWritesADataSetThatTrains) {
   const std::string dir = testing::temp_path("cli_synth");
-  Run r = run("synth --out " + dir + " --users 500 --items 120 --seed 2");
+  CliRun r = run("synth --out " + dir + " --users 500 --items 120 --seed 2");
   ASSERT_EQ(r.code, 0) << r.out;
   for (const char* f : {"/ratings.csv", "/user_groups.csv", "/item_groups.csv", "/truth.csv"})
     EXPECT_GT(testing::read_text(dir + f).size(), 100u) << f;
@@ -106,7 +106,7 @@ TEST_F(Cli, SynthWritesADataSetThatTrains) {
 }
 
 // Each bad input: exit code 1 and exactly one line, starting "ppmf-gpu: error:".
-void expect_one_line_error(const Run& r, const std::string& what) {
+void expect_one_line_error(const CliRun& r, const std::string& what) {
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_EQ(count_lines(r.out), 1u) << r.out;
   EXPECT_THAT(r.out, HasSubstr("ppmf-gpu: error: "));
@@ -137,7 +137,7 @@ TEST_F(Cli, BadInputGivesOneClearLine) {
 TEST_F(Cli, TrainsOnBuiltInDataWithoutArguments) {
   // The README's first command runs this with the defaults; here fewer epochs keep the test short.
   const std::string model = testing::temp_path("cli_builtin.ppmf");
-  const Run r = run("train --epochs 2 --device cpu --out " + model);
+  const CliRun r = run("train --epochs 2 --device cpu --out " + model);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("no --data given"));
   EXPECT_THAT(r.out, HasSubstr("test_rmse"));

@@ -75,9 +75,9 @@ TEST(Training, LightUsersShrinkToTheirGroupHeavyUsersDoNot) {
     add_user("u" + std::to_string(i), a ? "A" : "B", (a ? 1.0 : -1.0) + 0.3 * rng.normal(), 20);
   }
   add_user("heavy", "A", 2.5, 70);
-  const int light = r.users.insert("light");
+  const int light_user = r.users.insert("light");
   groups["light"] = "A";
-  r.push(light, 0, static_cast<float>(3.0 + 3.0 + item_bias[0]));  // one view, 2 above group A
+  r.push(light_user, 0, static_cast<float>(3.0 + 3.0 + item_bias[0]));  // one view, 2 above group A
 
   ModelConfig mc;
   mc.rank = 2;
@@ -86,14 +86,21 @@ TEST(Training, LightUsersShrinkToTheirGroupHeavyUsersDoNot) {
   in.train = &r;
   in.user_groups = &groups;
   const Model m = train(in, mc, quiet_config(60), *backend);
-  const int ga = m.user_groups.find("A");
-  ASSERT_GE(ga, 0);
-  const float group_bias = m.user_prior.bias_mean[ga];
-  EXPECT_NEAR(group_bias - m.user_prior.bias_mean[m.user_groups.find("B")], 2.0, 0.3);
-  const float light_bias = m.U.bias_mean[m.users.find("light")];
-  const float heavy_bias = m.U.bias_mean[m.users.find("heavy")];
-  EXPECT_LT(std::fabs(light_bias - group_bias), 0.5 * 2.0) << "one observation: pulled well into the group";
-  EXPECT_GT(std::fabs(heavy_bias - group_bias), 0.8 * 1.5) << "70 observations: follows its data";
+  // Predictions at item 0 for: the light user, the heavy user, and new members of groups A and B.
+  Ratings pairs;
+  for (const char* id : {"light", "heavy", "new-in-A", "new-in-B"}) pairs.push(pairs.users.insert(id), 0, 0.f);
+  pairs.items.insert("i0");
+  GroupFile now{{"new-in-A", "A"}, {"new-in-B", "B"}};
+  backend->load_model(m);
+  const Predictions p = predict_table(*backend, m, pairs, &now, nullptr);
+  const double light = p.mean[0], heavy = p.mean[1], group_a = p.mean[2], group_b = p.mean[3];
+  const double light_observed = 6.0 + item_bias[0], heavy_truth = 5.5 + item_bias[0];
+  EXPECT_NEAR(group_a - group_b, 2.0, 0.3) << "the groups' priors carry their different engagement";
+  EXPECT_LT(std::fabs(light - group_a), 0.5 * std::fabs(light_observed - group_a))
+      << "one observation: pulled at least halfway to its group";
+  EXPECT_NEAR(heavy, heavy_truth, 0.3) << "70 observations: follows its data";
+  EXPECT_GT(std::fabs(heavy - group_a), 1.0);
+  EXPECT_GT(p.var[0], p.var[1]) << "the light user is less certain";
 }
 
 TEST(Training, SameSeedSameModelWhateverTheThreadCount) {
