@@ -59,6 +59,42 @@ int Groups::find(const std::string& name) const {
   return it == names.end() ? -1 : static_cast<int>(it - names.begin());
 }
 
+int ensure_group(Model& model, bool users, const std::string& name) {
+  Groups& groups = users ? model.user_groups : model.item_groups;
+  PriorBlock& p = users ? model.user_prior : model.item_prior;
+  const int found = groups.find(name);
+  if (found >= 0) return found;
+  std::vector<float> mean, var;
+  float bias_mean, bias_var;
+  p.population(model.config.tau, mean, var, bias_mean, bias_var);
+  groups.names.push_back(name);
+  for (int k = 0; k < p.rank; ++k) {
+    p.mean.push_back(mean[k]);
+    p.prec.push_back(1.0f / var[k]);
+  }
+  p.bias_mean.push_back(bias_mean);
+  p.bias_prec.push_back(1.0f / bias_var);
+  ++p.n_groups;
+  return p.n_groups - 1;
+}
+
+void set_seen(Model& model, const std::vector<std::vector<int32_t>>& per_user) {
+  model.seen_offsets.assign(1, 0);
+  model.seen_items.clear();
+  for (const auto& items : per_user) {
+    model.seen_items.insert(model.seen_items.end(), items.begin(), items.end());
+    model.seen_offsets.push_back(model.seen_items.size());
+  }
+}
+
+std::vector<std::vector<int32_t>> seen_lists(const Model& model) {
+  std::vector<std::vector<int32_t>> out(model.seen_offsets.size() - 1);
+  for (size_t u = 0; u < out.size(); ++u)
+    out[u].assign(model.seen_items.begin() + static_cast<long>(model.seen_offsets[u]),
+                  model.seen_items.begin() + static_cast<long>(model.seen_offsets[u + 1]));
+  return out;
+}
+
 void GroupMoments::reset(int groups, int d) {
   n_groups = groups;
   rank = d;

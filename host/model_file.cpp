@@ -188,6 +188,8 @@ void put_model(Writer& w, const Model& m) {
   w.f32(m.mu0);
   w.f32(m.sigma2);
   w.u64(m.n_train);
+  w.array(m.seen_offsets);
+  w.array(m.seen_items);
   w.u64(m.history.size());
   for (const EpochMetrics& e : m.history) {
     w.i32(e.epoch);
@@ -384,7 +386,7 @@ Model decode(std::string_view payload) {
   ModelConfig& c = m.config;
   c.rank = r.i32();
   // The upper bound keeps padded_stride from overflowing; sizes are checked exactly below.
-  if (c.rank < 1 || c.rank > INT_MAX - 3)
+  if (c.rank < 0 || c.rank > INT_MAX - 3)
     throw Corrupt("rank " + std::to_string(c.rank) + " is out of range");
   const uint8_t transform = r.u8();
   if (transform > static_cast<uint8_t>(Transform::kLog1p))
@@ -410,6 +412,8 @@ Model decode(std::string_view payload) {
   m.mu0 = r.f32();
   m.sigma2 = r.f32();
   m.n_train = r.u64();
+  m.seen_offsets = r.array<uint64_t>();
+  m.seen_items = r.array<int32_t>();
   m.history.resize(r.count(kEpochBytes));
   for (EpochMetrics& e : m.history) {
     e.epoch = r.i32();
@@ -428,6 +432,12 @@ Model decode(std::string_view payload) {
 
   check_side("user", m.users.size(), c.rank, m.user_groups, m.user_count, m.U, m.user_prior);
   check_side("item", m.items.size(), c.rank, m.item_groups, m.item_count, m.V, m.item_prior);
+  if (m.seen_offsets.size() != m.users.size() + 1 || m.seen_offsets.front() != 0 ||
+      m.seen_offsets.back() != m.seen_items.size() ||
+      !std::is_sorted(m.seen_offsets.begin(), m.seen_offsets.end()))
+    throw Corrupt("seen lists do not match the users");
+  for (int32_t j : m.seen_items)
+    if (j < 0 || static_cast<size_t>(j) >= m.items.size()) throw Corrupt("seen list names item " + std::to_string(j));
   return m;
 }
 

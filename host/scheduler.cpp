@@ -1,6 +1,7 @@
 // The training loop (one for all backends). See scheduler.hpp.
 #include "ppmf/scheduler.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -23,7 +24,7 @@ std::vector<size_t> batch_boundaries(size_t n, size_t batch_size) {
 
 Model init_model(const Ratings& train, const std::vector<float>& values, const ModelConfig& config,
                  const GroupFile* user_groups, const GroupFile* item_groups, uint64_t seed) {
-  if (config.rank < 1 || config.rank > 1024) throw Error("--rank must be between 1 and 1024");
+  if (config.rank < 0 || config.rank > 1024) throw Error("--rank must be between 0 (biases only) and 1024");
   if (train.size() == 0) throw Error("no training entries");
   Model m;
   m.config = config;
@@ -34,6 +35,10 @@ Model init_model(const Ratings& train, const std::vector<float>& values, const M
   m.user_count = count_per_user(train);
   m.item_count = count_per_item(train);
   m.n_train = train.size();
+  std::vector<std::vector<int32_t>> seen(m.users.size());
+  for (size_t k = 0; k < train.size(); ++k) seen[train.user[k]].push_back(train.item[k]);
+  for (auto& list : seen) std::sort(list.begin(), list.end());
+  set_seen(m, seen);
   double sum = 0, sq = 0;
   for (float v : values) sum += v;
   m.mu0 = static_cast<float>(sum / values.size());
@@ -173,7 +178,8 @@ Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig&
       model.best_epoch = epoch;
       backend.store_guide(model);
       best = model;
-    } else if (tc.patience > 0 && ++since_best >= tc.patience) {
+    } else if (tc.patience > 0 && (!config.pool || epoch > tc.pool_warmup) && ++since_best >= tc.patience) {
+      // Patience starts with pooling: held-out NLL may rise under the warm-up's fixed prior.
       if (!tc.quiet)
         std::fprintf(stderr, "early stop: held-out NLL has not improved for %d epochs; keeping epoch %d\n",
                      tc.patience, model.best_epoch);

@@ -87,6 +87,11 @@ Model random_model(uint64_t seed) {
     m.history.push_back(x);
   }
   m.best_epoch = 3;
+  std::vector<std::vector<int32_t>> seen(7);
+  for (int i = 0; i < 7; ++i)
+    for (int32_t j = 0; j < 5; ++j)
+      if (rng.below(2)) seen[i].push_back(j);
+  set_seen(m, seen);
   return m;
 }
 
@@ -158,6 +163,8 @@ void expect_same(const Model& a, const Model& b) {
   EXPECT_EQ(bits(a.mu0), bits(b.mu0));
   EXPECT_EQ(bits(a.sigma2), bits(b.sigma2));
   EXPECT_EQ(a.n_train, b.n_train);
+  EXPECT_EQ(a.seen_offsets, b.seen_offsets);
+  EXPECT_EQ(a.seen_items, b.seen_items);
   ASSERT_EQ(a.history.size(), b.history.size());
   for (size_t e = 0; e < a.history.size(); ++e) {
     const EpochMetrics &x = a.history[e], &y = b.history[e];
@@ -355,8 +362,8 @@ TEST(ModelFile, InconsistentContentIsRefused) {
   expect_refused(p, "user guide rank 3 differs from the model rank 5");
 
   p = bytes;
-  put_at(p, kHeaderSize, int32_t{0});
-  expect_refused(p, "rank 0 is out of range");
+  put_at(p, kHeaderSize, int32_t{-1});
+  expect_refused(p, "rank -1 is out of range");
 
   p = bytes;
   put_at(p, kHeaderSize + 4, uint8_t{7});  // config.transform

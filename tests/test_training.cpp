@@ -180,9 +180,22 @@ TEST(Training, RejectsBadSettings) {
   in.train = &negative;
   EXPECT_THROW(train(in, mc, quiet_config(1), *backend), Error);
   mc.transform = Transform::kNone;
-  mc.rank = 0;
+  mc.rank = -1;
   in.train = &all;
   EXPECT_THROW(train(in, mc, quiet_config(1), *backend), Error);
+}
+
+TEST(Training, RankZeroIsABiasesOnlyModel) {
+  const Ratings all = testing::planted_ratings(40, 30, 2, 10, 0.3, 9);
+  ModelConfig mc;
+  mc.rank = 0;
+  auto backend = make_cpu_backend(2);
+  TrainInputs in;
+  in.train = &all;
+  const Model m = train(in, mc, quiet_config(20), *backend);
+  EXPECT_EQ(m.U.stride, 0);
+  EXPECT_TRUE(std::isfinite(m.history.back().elbo_per_entry));
+  EXPECT_LT(m.history.back().train_rmse, m.history.front().train_rmse);
 }
 
 }  // namespace

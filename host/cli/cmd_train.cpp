@@ -52,7 +52,7 @@ int cmd_train(int argc, char** argv) {
       .option("split-out", "", "write the split as DIR/train.csv and DIR/test.csv", "DIR");
   add_group_options(args, " (absent ids go to group 'default')");
   args.option("transform", "none", "value transform: none|log1p (log1p for watch time; log1p for built-in data)", "T")
-      .option("rank", num(mc.rank), "number of latent factors d", "D")
+      .option("rank", num(mc.rank), "number of latent factors d (0 = a biases-only model)", "D")
       .flag("no-pool", "unpooled baseline: fixed N(0,1) priors, no hyperparameter updates")
       .option("tau", num(mc.tau), "sd of group means around the population mean", "X")
       .option("prec-a0", num(mc.prec_a0), "Gamma shape on prior precisions (>= 1)", "X")
@@ -72,7 +72,7 @@ int cmd_train(int argc, char** argv) {
   if (!args.parse(argc, argv)) return 0;
 
   ModelConfig config;
-  config.rank = static_cast<int>(args.integer("rank", 1, 1024));
+  config.rank = static_cast<int>(args.integer("rank", 0, 1024));
   config.transform = parse_transform(args.str("transform"));
   config.pool = !args.given("no-pool");
   config.tau = static_cast<float>(args.real("tau", 1e-6, 1e6));

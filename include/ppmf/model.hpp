@@ -64,10 +64,22 @@ struct Model {
   float mu0 = 0.0f;     // global mean on the model scale
   float sigma2 = 1.0f;  // noise variance
   size_t n_train = 0;
+  // Items each user has seen (training entries, plus fold-in), CSR by user, sorted within a user;
+  // recommend excludes them.
+  std::vector<uint64_t> seen_offsets{0};
+  std::vector<int32_t> seen_items;
   std::vector<EpochMetrics> history;
   int best_epoch = 0;
 
   int rank() const { return config.rank; }
 };
+
+// Index of group `name` on one side, appending it with the population prior when it is new (a new
+// acquisition channel, or "default" for ids of unknown group).
+int ensure_group(Model& model, bool users, const std::string& name);
+
+// Replaces the seen lists with those of `per_user` (one sorted, de-duplicated list per user index).
+void set_seen(Model& model, const std::vector<std::vector<int32_t>>& per_user);
+std::vector<std::vector<int32_t>> seen_lists(const Model& model);
 
 }  // namespace ppmf
