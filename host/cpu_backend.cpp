@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <thread>
@@ -304,9 +305,59 @@ class CpuBackend final : public Backend {
       predict_one(pairs[k].user, pairs[k].item, mean[k], var[k], /*with_noise=*/true);
   }
 
+  void score_all_items(const int32_t* users, size_t n, float* mean, float* var) override {
+    for (size_t k = 0; k < n; ++k)
+      if (users[k] < 0 || users[k] >= users_.extended_size())
+        throw Error("scoring: user index " + std::to_string(users[k]) + " is outside the model");
+    // Blocks of users x blocks of items, so an item block's rows stay in cache across its users.
+    constexpr size_t kUsers = 16, kItems = 512;
+    const size_t items = static_cast<size_t>(items_.n);
+    const long user_blocks = static_cast<long>((n + kUsers - 1) / kUsers);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+    for (long ub = 0; ub < user_blocks; ++ub) {
+      const size_t u0 = static_cast<size_t>(ub) * kUsers, u1 = std::min(n, u0 + kUsers);
+      for (size_t j0 = 0; j0 < items; j0 += kItems) {
+        const size_t j1 = std::min(items, j0 + kItems);
+        for (size_t u = u0; u < u1; ++u)
+          for (size_t j = j0; j < j1; ++j)
+            predict_one(users[u], static_cast<int32_t>(j), mean[u * items + j], var[u * items + j], true);
+      }
+    }
+  }
+
   void store_guide(Model& model) override {
     store_side(users_, model.U);
     store_side(items_, model.V);
+  }
+
+  double time_entry_kernels(size_t begin, size_t end, int repeats) override {
+    std::vector<double> seconds;
+    for (int r = 0; r < std::max(1, repeats); ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      accumulate_batch(begin, end);
+      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      for (SideState* side : {&users_, &items_})
+        for (int32_t row : side->touched) side->slot[row] = -1;
+    }
+    std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2, seconds.end());
+    return seconds[seconds.size() / 2];
+  }
+
+  double copy_bandwidth() override {
+    // 256 MiB each way: far beyond the caches, so this is DRAM bandwidth. Best of 5.
+    const size_t n = size_t{64} << 20;
+    std::vector<float> a(n, 1.0f), b(n, 0.0f);
+    double best = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel for schedule(static) num_threads(threads_)
+      for (long k = 0; k < static_cast<long>(n); ++k) b[k] = a[k] + static_cast<float>(rep);
+      const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, 2.0 * n * sizeof(float) / sec);
+    }
+    volatile float sink = b[n / 2];
+    (void)sink;
+    return best;
   }
 
  private:

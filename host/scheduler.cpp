@@ -65,6 +65,44 @@ Model init_model(const Ratings& train, const std::vector<float>& values, const M
 
 namespace {
 
+// Copies one side's priors by group name; groups new to `old` take its population prior.
+void carry_priors(const PriorBlock& old, const Groups& old_groups, float tau, PriorBlock& fresh,
+                  const Groups& fresh_groups) {
+  std::vector<float> pop_mean, pop_var;
+  float pop_bias_mean, pop_bias_var;
+  old.population(tau, pop_mean, pop_var, pop_bias_mean, pop_bias_var);
+  const int d = fresh.rank;
+  for (int g = 0; g < fresh.n_groups; ++g) {
+    const int o = old_groups.find(fresh_groups.names[g]);
+    for (int k = 0; k < d; ++k) {
+      fresh.mean[static_cast<size_t>(g) * d + k] = o >= 0 ? old.mean[static_cast<size_t>(o) * d + k] : pop_mean[k];
+      fresh.prec[static_cast<size_t>(g) * d + k] = o >= 0 ? old.prec[static_cast<size_t>(o) * d + k] : 1.0f / pop_var[k];
+    }
+    fresh.bias_mean[g] = o >= 0 ? old.bias_mean[o] : pop_bias_mean;
+    fresh.bias_prec[g] = o >= 0 ? old.bias_prec[o] : 1.0f / pop_bias_var;
+  }
+  fresh.pop_mean = old.pop_mean;
+  fresh.pop_bias_mean = old.pop_bias_mean;
+}
+
+// Known ids take their old posterior; new ones their (already carried) group prior.
+void carry_guide(const GuideBlock& old, const IdMap& old_ids, GuideBlock& fresh, const IdMap& fresh_ids,
+                 const PriorBlock& prior, const Groups& groups) {
+  const int d = fresh.rank;
+  for (int i = 0; i < fresh.n; ++i) {
+    const int32_t o = old_ids.find(fresh_ids.name(i));
+    const size_t at = static_cast<size_t>(i) * fresh.stride;
+    const size_t g = static_cast<size_t>(groups.of[i]);
+    for (int k = 0; k < d; ++k) {
+      fresh.mean[at + k] = o >= 0 ? old.mean[static_cast<size_t>(o) * old.stride + k] : prior.mean[g * d + k];
+      fresh.logsd[at + k] = o >= 0 ? old.logsd[static_cast<size_t>(o) * old.stride + k]
+                                   : -0.5f * std::log(prior.prec[g * d + k]);
+    }
+    fresh.bias_mean[i] = o >= 0 ? old.bias_mean[o] : prior.bias_mean[g];
+    fresh.bias_logsd[i] = o >= 0 ? old.bias_logsd[o] : -0.5f * std::log(prior.bias_prec[g]);
+  }
+}
+
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -91,6 +129,20 @@ void log_epoch(const EpochMetrics& e) {
 
 }  // namespace
 
+void warm_start_from(const Model& old, Model& fresh) {
+  if (old.rank() != fresh.rank())
+    throw Error("--warm-start: the old model has rank " + std::to_string(old.rank()) + ", this run asks for " +
+                std::to_string(fresh.rank()));
+  if (old.config.transform != fresh.config.transform)
+    throw Error(std::string("--warm-start: the old model used --transform ") + to_string(old.config.transform));
+  fresh.mu0 = old.mu0;  // keeps the old biases meaningful
+  fresh.sigma2 = old.sigma2;
+  carry_priors(old.user_prior, old.user_groups, old.config.tau, fresh.user_prior, fresh.user_groups);
+  carry_priors(old.item_prior, old.item_groups, old.config.tau, fresh.item_prior, fresh.item_groups);
+  carry_guide(old.U, old.users, fresh.U, fresh.users, fresh.user_prior, fresh.user_groups);
+  carry_guide(old.V, old.items, fresh.V, fresh.items, fresh.item_prior, fresh.item_groups);
+}
+
 Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig& tc, Backend& backend,
             const EpochCallback& on_epoch) {
   if (in.train == nullptr) throw Error("no training data");
@@ -99,6 +151,8 @@ Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig&
   const Ratings train = compact(*in.train);
   const std::vector<float> values = model_scale(train, config.transform);
   Model model = init_model(train, values, config, in.user_groups, in.item_groups, tc.seed);
+  if (in.warm_start) warm_start_from(*in.warm_start, model);
+  const int pool_warmup = in.warm_start ? 1 : tc.pool_warmup;  // warm priors need no warm-up
 
   backend.load_model(model);
   backend.load_training(train.user, train.item, values);
@@ -142,7 +196,7 @@ Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig&
                          0.5 * st.sse_expected / model.sigma2 - st.kl_users - st.kl_items) /
                         static_cast<double>(n);
     em.train_rmse = std::sqrt(st.sse_mean / n);
-    if (config.pool && epoch >= tc.pool_warmup) {
+    if (config.pool && epoch >= pool_warmup) {
       update_prior(backend.group_moments(Side::kUsers), config, tc.pool_iters, model.user_prior);
       update_prior(backend.group_moments(Side::kItems), config, tc.pool_iters, model.item_prior);
     }
@@ -178,7 +232,7 @@ Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig&
       model.best_epoch = epoch;
       backend.store_guide(model);
       best = model;
-    } else if (tc.patience > 0 && (!config.pool || epoch > tc.pool_warmup) && ++since_best >= tc.patience) {
+    } else if (tc.patience > 0 && (!config.pool || epoch > pool_warmup) && ++since_best >= tc.patience) {
       // Patience starts with pooling: held-out NLL may rise under the warm-up's fixed prior.
       if (!tc.quiet)
         std::fprintf(stderr, "early stop: held-out NLL has not improved for %d epochs; keeping epoch %d\n",

@@ -1,6 +1,7 @@
 // ppmf-gpu predict: predictive mean and sd for (user, item) pairs, as CSV.
 #include "cli/common.hpp"
 #include "ppmf/csv_writer.hpp"
+#include "ppmf/foldin.hpp"
 #include "ppmf/model_file.hpp"
 #include "ppmf/predict.hpp"
 
@@ -14,6 +15,7 @@ int cmd_predict(int argc, char** argv) {
   args.option("model", "", "model file", "FILE").option("pairs", "", "user,item pairs (extra columns ignored)", "FILE");
   add_read_options(args, false);
   add_group_options(args, " for ids unseen in training");
+  args.option("history", "", "entries (user,item,value; columns 1-3 or by header) folded in before predicting", "FILE");
   args.option("scale", "original", "original (undo the model's transform: minutes for log1p) or model", "S")
       .option("out", "-", "output CSV ('-' = stdout)", "FILE");
   add_device_options(args, "auto");
@@ -22,9 +24,12 @@ int cmd_predict(int argc, char** argv) {
   const std::string scale = args.str("scale");
   if (scale != "original" && scale != "model") throw Error("unknown --scale '" + scale + "' (expected original|model)");
 
-  const Model model = load_model(args.str("model"));
+  Model model = load_model(args.str("model"));
   const Ratings pairs = load_table(args, args.str("pairs"), false);
   const auto user_groups = load_groups(args, "user-groups");
+  if (args.given("history"))
+    fold_in_table(model, read_ratings(args.str("history"), ReadOptions{}), ptr(user_groups),
+                  static_cast<int>(args.integer("threads", 0, 1024)));
   const auto item_groups = load_groups(args, "item-groups");
   auto backend = open_backend(args);
   backend->load_model(model);

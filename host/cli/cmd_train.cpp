@@ -39,8 +39,6 @@ void make_dir(const std::string& dir) {
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  const ModelConfig mc;
-  const TrainConfig tc;
   Args args("train", "[--data FILE] [options]",
             "Trains a pooled PMF model by mini-batch SVI. Without --data, generates an AVOD-like data set\n"
             "(20,000 users in channels, 4,000 videos in genres, minutes watched) and trains on it with\n"
@@ -51,44 +49,15 @@ int cmd_train(int argc, char** argv) {
       .option("test-frac", "0", "hold out this fraction of --data at random (0.1 for the built-in data)", "F")
       .option("split-out", "", "write the split as DIR/train.csv and DIR/test.csv", "DIR");
   add_group_options(args, " (absent ids go to group 'default')");
-  args.option("transform", "none", "value transform: none|log1p (log1p for watch time; log1p for built-in data)", "T")
-      .option("rank", num(mc.rank), "number of latent factors d (0 = a biases-only model)", "D")
-      .flag("no-pool", "unpooled baseline: fixed N(0,1) priors, no hyperparameter updates")
-      .option("tau", num(mc.tau), "sd of group means around the population mean", "X")
-      .option("prec-a0", num(mc.prec_a0), "Gamma shape on prior precisions (>= 1)", "X")
-      .option("prec-b0", num(mc.prec_b0), "Gamma rate on prior precisions", "X")
-      .option("init-sd", num(mc.init_sd), "initial sd of guide means and scales", "X")
-      .option("epochs", num(tc.epochs), "maximum epochs", "N")
-      .option("batch-size", num(tc.batch_size), "entries per mini-batch (0 = full batch)", "N")
-      .option("lr", num(tc.lr), "Adam learning rate", "X")
-      .option("lr-decay", num(tc.lr_decay), "learning-rate factor per epoch", "X")
-      .option("patience", num(tc.patience), "early stop after N epochs without held-out NLL gain (0 = off)", "N")
-      .option("pool-warmup", num(tc.pool_warmup), "first epoch with pooling updates", "N")
-      .option("seed", num(tc.seed), "random seed (split, init, batches)", "S");
+  add_training_options(args, "none");
+  args.option("warm-start", "", "start from this model: known ids from their posteriors, new ids from their group prior", "FILE");
   add_device_options(args, "auto");
   args.option("out", "model.ppmf", "model file to write", "FILE")
-      .option("metrics-json", "", "write per-epoch metrics as JSON", "FILE")
-      .flag("quiet", "no per-epoch lines on stderr");
+      .option("metrics-json", "", "write per-epoch metrics as JSON", "FILE");
   if (!args.parse(argc, argv)) return 0;
 
-  ModelConfig config;
-  config.rank = static_cast<int>(args.integer("rank", 0, 1024));
-  config.transform = parse_transform(args.str("transform"));
-  config.pool = !args.given("no-pool");
-  config.tau = static_cast<float>(args.real("tau", 1e-6, 1e6));
-  config.prec_a0 = static_cast<float>(args.real("prec-a0", 1, 1e9));
-  config.prec_b0 = static_cast<float>(args.real("prec-b0", 1e-9, 1e9));
-  config.init_sd = static_cast<float>(args.real("init-sd", 1e-6, 10));
-  TrainConfig train_config;
-  train_config.epochs = static_cast<int>(args.integer("epochs", 1, 1000000));
-  train_config.batch_size = static_cast<size_t>(args.integer("batch-size", 0, 1LL << 40));
-  train_config.lr = static_cast<float>(args.real("lr", 1e-9, 10));
-  train_config.lr_decay = static_cast<float>(args.real("lr-decay", 1e-3, 1));
-  train_config.patience = static_cast<int>(args.integer("patience", 0, 1000000));
-  train_config.pool_warmup = static_cast<int>(args.integer("pool-warmup", 0, 1000000));
-  train_config.seed = static_cast<uint64_t>(args.integer("seed", 0, (1LL << 62)));
-  train_config.threads = static_cast<int>(args.integer("threads", 0, 1024));
-  train_config.quiet = args.given("quiet");
+  ModelConfig config = model_config_from(args);
+  const TrainConfig train_config = train_config_from(args);
   double test_frac = args.real("test-frac", 0, 0.99);
   if (args.given("test") && test_frac > 0) throw Error("give either --test or --test-frac, not both");
 
@@ -144,6 +113,9 @@ int cmd_train(int argc, char** argv) {
   inputs.test = test;
   inputs.user_groups = ptr(user_groups);
   inputs.item_groups = ptr(item_groups);
+  std::optional<Model> warm;
+  if (args.given("warm-start")) warm = load_model(args.str("warm-start"));
+  inputs.warm_start = warm ? &*warm : nullptr;
   const Model model = train(inputs, config, train_config, *backend);
   save_model(model, args.str("out"));
   if (args.given("metrics-json")) write_text_file(args.str("metrics-json"), metrics_json(model));

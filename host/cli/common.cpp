@@ -51,6 +51,52 @@ std::optional<GroupFile> load_groups(const Args& args, const std::string& option
   return read_group_file(args.str(option));
 }
 
+void add_training_options(Args& args, const std::string& default_transform) {
+  const ModelConfig mc;
+  const TrainConfig tc;
+  args.option("transform", default_transform, "value transform: none|log1p (log1p for watch time)", "T")
+      .option("rank", num(mc.rank), "number of latent factors d (0 = a biases-only model)", "D")
+      .flag("no-pool", "unpooled baseline: fixed N(0,1) priors, no hyperparameter updates")
+      .option("tau", num(mc.tau), "sd of group means around the population mean", "X")
+      .option("prec-a0", num(mc.prec_a0), "Gamma shape on prior precisions (>= 1)", "X")
+      .option("prec-b0", num(mc.prec_b0), "Gamma rate on prior precisions", "X")
+      .option("init-sd", num(mc.init_sd), "initial sd of guide means and scales", "X")
+      .option("epochs", num(tc.epochs), "maximum epochs", "N")
+      .option("batch-size", num(static_cast<double>(tc.batch_size)), "entries per mini-batch (0 = full batch)", "N")
+      .option("lr", num(tc.lr), "Adam learning rate", "X")
+      .option("lr-decay", num(tc.lr_decay), "learning-rate factor per epoch", "X")
+      .option("patience", num(tc.patience), "early stop after N epochs without held-out NLL gain (0 = off)", "N")
+      .option("pool-warmup", num(tc.pool_warmup), "first epoch with pooling updates (fixed N(0,1) priors before)", "N")
+      .option("seed", num(static_cast<double>(tc.seed)), "random seed (split, init, batches)", "S")
+      .flag("quiet", "no per-epoch lines on stderr");
+}
+
+ModelConfig model_config_from(const Args& args) {
+  ModelConfig c;
+  c.rank = static_cast<int>(args.integer("rank", 0, 1024));
+  c.transform = parse_transform(args.str("transform"));
+  c.pool = !args.given("no-pool");
+  c.tau = static_cast<float>(args.real("tau", 1e-6, 1e6));
+  c.prec_a0 = static_cast<float>(args.real("prec-a0", 1, 1e9));
+  c.prec_b0 = static_cast<float>(args.real("prec-b0", 1e-9, 1e9));
+  c.init_sd = static_cast<float>(args.real("init-sd", 1e-6, 10));
+  return c;
+}
+
+TrainConfig train_config_from(const Args& args) {
+  TrainConfig t;
+  t.epochs = static_cast<int>(args.integer("epochs", 1, 1000000));
+  t.batch_size = static_cast<size_t>(args.integer("batch-size", 0, 1LL << 40));
+  t.lr = static_cast<float>(args.real("lr", 1e-9, 10));
+  t.lr_decay = static_cast<float>(args.real("lr-decay", 1e-3, 1));
+  t.patience = static_cast<int>(args.integer("patience", 0, 1000000));
+  t.pool_warmup = static_cast<int>(args.integer("pool-warmup", 0, 1000000));
+  t.seed = static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62));
+  t.threads = static_cast<int>(args.integer("threads", 0, 1024));
+  t.quiet = args.given("quiet");
+  return t;
+}
+
 void add_device_options(Args& args, const std::string& default_device) {
   args.option("device", default_device, "cpu, auto (a GPU if usable, else the CPU) or a GPU index", "DEV");
   args.option("threads", "0", "CPU threads (0 = all hardware threads)", "N");

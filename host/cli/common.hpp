@@ -7,6 +7,7 @@
 
 #include "cli/args.hpp"
 #include "ppmf/backend.hpp"
+#include "ppmf/config.hpp"
 #include "ppmf/reader.hpp"
 
 namespace ppmf::cli {
@@ -21,6 +22,11 @@ void add_group_options(Args& args, const std::string& when);
 std::optional<GroupFile> load_groups(const Args& args, const std::string& option);
 inline const GroupFile* ptr(const std::optional<GroupFile>& g) { return g ? &*g : nullptr; }
 
+// Model and training settings shared by train and eval's given-n protocol.
+void add_training_options(Args& args, const std::string& default_transform);
+ModelConfig model_config_from(const Args& args);
+TrainConfig train_config_from(const Args& args);
+
 void add_device_options(Args& args, const std::string& default_device);
 std::unique_ptr<Backend> open_backend(const Args& args);
 
@@ -31,5 +37,7 @@ int cmd_predict(int argc, char** argv);
 int cmd_info(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
 int cmd_devices(int argc, char** argv);
+int cmd_foldin(int argc, char** argv);
+int cmd_recommend(int argc, char** argv);
 
 }  // namespace ppmf::cli

@@ -18,6 +18,8 @@ constexpr const char* kUsage =
     "  train     train a model (with no --data: on generated AVOD-like data)\n"
     "  eval      score a model on held-out entries (RMSE, MAE, NLL, 90% coverage, by user history)\n"
     "  predict   predictive mean and sd for (user, item) pairs\n"
+    "  recommend top-K items per user, with uncertainty and exploration\n"
+    "  foldin    add new users to a model without retraining (exact posterior)\n"
     "  info      summary of a model file\n"
     "  synth     generate AVOD-like data (ratings, groups, true means)\n"
     "  devices   list the GPUs this build can use\n"
@@ -38,7 +40,7 @@ int main(int argc, char** argv) {
     int (*run)(int, char**);
   };
   const Entry commands[] = {{"train", cmd_train},     {"eval", cmd_eval},   {"predict", cmd_predict},
-                            {"info", cmd_info},       {"synth", cmd_synth}, {"devices", cmd_devices}};
+                            {"info", cmd_info},       {"recommend", cmd_recommend}, {"foldin", cmd_foldin},       {"synth", cmd_synth}, {"devices", cmd_devices}};
   try {
     for (const auto& c : commands)
       if (!std::strcmp(command, c.name)) return c.run(argc - 2, argv + 2);

@@ -73,8 +73,17 @@ class Backend {
   virtual TrainPassStats train_pass() = 0;
   virtual GroupMoments group_moments(Side side) = 0;
   virtual void predict(const PairIndex* pairs, size_t n, float* mean, float* var) = 0;
+  // Predictive mean and variance (noise included) of every item for each of `users` (extended
+  // indices), row-major n x items: dense scoring for recommend and ranking metrics.
+  virtual void score_all_items(const int32_t* users, size_t n, float* mean, float* var) = 0;
   // Copies the guide back into the model.
   virtual void store_guide(Model& model) = 0;
+
+  // For benchmarks: seconds per call of the entry kernels alone (residuals and likelihood
+  // gradients of perm[begin, end), no optimizer), median of `repeats`; and the device's streaming
+  // copy bandwidth in bytes/s (read + write), measured now.
+  virtual double time_entry_kernels(size_t begin, size_t end, int repeats) = 0;
+  virtual double copy_bandwidth() = 0;
 };
 
 inline int32_t prior_index(const Model& m, Side side, int group) {

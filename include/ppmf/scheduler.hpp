@@ -17,12 +17,19 @@ struct TrainInputs {
   const Ratings* test = nullptr;   // optional held-out entries, raw values, any ids
   const GroupFile* user_groups = nullptr;
   const GroupFile* item_groups = nullptr;
+  // Start from this model: known users and items from their posteriors, new ones from their group
+  // prior, hyperparameters and noise as the starting point, no pooling warm-up.
+  const Model* warm_start = nullptr;
 };
 
 // Builds the initial model of `inputs.train`: ids, groups, counts, mu0, sigma^2 and a random guide.
 Model init_model(const Ratings& train_compact, const std::vector<float>& model_values,
                  const ModelConfig& config, const GroupFile* user_groups,
                  const GroupFile* item_groups, uint64_t seed);
+
+// Moves `old`'s posteriors and hyperparameters into `fresh` (a model from init_model) by id and
+// group name; see TrainInputs::warm_start. Throws if rank or transform differ.
+void warm_start_from(const Model& old, Model& fresh);
 
 // Called after each epoch with its metrics (after they are appended to the model's history).
 using EpochCallback = std::function<void(const EpochMetrics&)>;

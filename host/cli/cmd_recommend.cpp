@@ -1,0 +1,114 @@
+// ppmf-gpu recommend: top-K items per user with predictive mean and sd.
+#include <fstream>
+
+#include "cli/common.hpp"
+#include "ppmf/csv_writer.hpp"
+#include "ppmf/foldin.hpp"
+#include "ppmf/groups.hpp"
+#include "ppmf/model_file.hpp"
+#include "ppmf/predict.hpp"
+#include "ppmf/recommend.hpp"
+
+namespace ppmf::cli {
+namespace {
+
+// One id per line; a first line "user" / "item" / "id" is a header; blank lines and CR are ignored.
+std::vector<std::string> read_id_list(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw Error(path + ": cannot open");
+  std::vector<std::string> ids;
+  for (std::string line; std::getline(f, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::string id = line.substr(0, line.find(','));
+    if (id.empty()) continue;
+    if (ids.empty() && (id == "user" || id == "item" || id == "id")) continue;
+    ids.push_back(id);
+  }
+  if (ids.empty()) throw Error(path + ": no ids");
+  return ids;
+}
+
+}  // namespace
+
+int cmd_recommend(int argc, char** argv) {
+  Args args("recommend", "--model FILE (--users FILE | --user ID) [options]",
+            "Writes CSV user,rank,item,score,mean,sd: the top K items per user, ranked by the predictive\n"
+            "mean (or by a posterior sample with --explore thompson, or mean + beta * sd with ucb). Items\n"
+            "the user has seen (training entries stored in the model, plus --history) are excluded.\n"
+            "Users unknown to the model are scored from their --history (folded in on the fly), else\n"
+            "from their group's prior or the population prior.");
+  args.option("model", "", "model file", "FILE")
+      .option("users", "", "users to recommend for, one id per line", "FILE")
+      .option("user", "", "a single user id", "ID")
+      .option("k", "10", "items per user", "K")
+      .option("history", "", "extra entries (user,item,value) folded in before scoring", "FILE");
+  add_read_options(args, true);
+  args.option("user-groups", "", "CSV id,group for users unknown to the model", "FILE")
+      .option("candidates", "", "restrict to these items, one id per line", "FILE")
+      .flag("include-seen", "do not exclude seen items")
+      .option("explore", "none", "none|thompson|ucb", "MODE")
+      .option("ucb-beta", "1", "beta of mean + beta * sd", "B")
+      .option("seed", "1", "seed of the Thompson draws", "S")
+      .option("scale", "original", "mean and sd on the original scale (minutes for log1p) or the model scale", "S")
+      .option("out", "-", "output CSV ('-' = stdout)", "FILE");
+  add_device_options(args, "auto");
+  if (!args.parse(argc, argv)) return 0;
+  if (!args.given("model") || args.given("users") == args.given("user"))
+    throw Error("recommend needs --model and one of --users FILE or --user ID");
+  const std::string scale = args.str("scale");
+  if (scale != "original" && scale != "model") throw Error("unknown --scale '" + scale + "' (expected original|model)");
+
+  Model model = load_model(args.str("model"));
+  const auto user_groups = load_groups(args, "user-groups");
+  const int threads = static_cast<int>(args.integer("threads", 0, 1024));
+  if (args.given("history")) fold_in_table(model, load_table(args, args.str("history"), true), ptr(user_groups), threads);
+
+  RecommendOptions opt;
+  opt.k = static_cast<int>(args.integer("k", 1, 1000000));
+  opt.include_seen = args.given("include-seen");
+  opt.explore = parse_explore(args.str("explore"));
+  opt.ucb_beta = args.real("ucb-beta", 0, 1e6);
+  opt.seed = static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62));
+  if (args.given("candidates")) {
+    for (const auto& id : read_id_list(args.str("candidates"))) {
+      const int32_t j = model.items.find(id);
+      if (j < 0) throw Error(args.str("candidates") + ": item '" + id + "' is not in the model");
+      opt.candidates.push_back(j);
+    }
+  }
+  // Resolve users: trained rows, or prior rows for unknown ids (as predict does).
+  Ratings request;
+  for (const auto& id : args.given("user") ? std::vector<std::string>{args.str("user")} : read_id_list(args.str("users")))
+    request.push(request.users.insert(id), request.items.insert(""), 0.f);
+  const ResolvedPairs resolved = resolve_pairs(model, request, ptr(user_groups), nullptr);
+  std::vector<int32_t> users;
+  std::vector<std::vector<int32_t>> seen;
+  for (size_t k = 0; k < request.size(); ++k) {
+    const int32_t u = resolved.index[k].user;
+    users.push_back(u);
+    seen.emplace_back();
+    if (u < model.U.n)
+      seen.back().assign(model.seen_items.begin() + static_cast<long>(model.seen_offsets[u]),
+                         model.seen_items.begin() + static_cast<long>(model.seen_offsets[u + 1]));
+  }
+  auto backend = open_backend(args);
+  backend->load_model(model);
+  const auto lists = recommend(*backend, model, users, seen, opt);
+
+  const Transform t = scale == "original" ? model.config.transform : Transform::kNone;
+  CsvWriter out(args.str("out"));
+  out.write("user,rank,item,score,mean,sd\n");
+  for (size_t u = 0; u < lists.size(); ++u) {
+    int rank = 0;
+    for (const Recommendation& r : lists[u]) {
+      double mean, sd;
+      to_original_scale(t, r.mean, r.var, mean, sd);
+      out.field(request.users.name(static_cast<int32_t>(u))).sep().number(++rank).sep().field(model.items.name(r.item)).sep();
+      out.number(r.score).sep().number(mean).sep().number(sd).end_line();
+    }
+  }
+  out.close();
+  return 0;
+}
+
+}  // namespace ppmf::cli

@@ -1,0 +1,71 @@
+// Top-K recommendation: scores come from Backend::score_all_items in blocks of users; ranking and
+// exclusion run here, a partial sort per user.
+#include "ppmf/recommend.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "ppmf/common.hpp"
+
+namespace ppmf {
+
+Explore parse_explore(const std::string& s) {
+  if (s == "none") return Explore::kNone;
+  if (s == "thompson") return Explore::kThompson;
+  if (s == "ucb") return Explore::kUcb;
+  throw Error("unknown --explore '" + s + "' (expected none|thompson|ucb)");
+}
+
+std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model& model,
+                                                   const std::vector<int32_t>& users,
+                                                   const std::vector<std::vector<int32_t>>& seen,
+                                                   const RecommendOptions& opt) {
+  if (opt.k < 1) throw Error("--k must be at least 1");
+  if (!opt.include_seen && seen.size() != users.size()) throw Error("recommend: one seen list per user is needed");
+  const size_t items = static_cast<size_t>(model.V.n);
+  std::vector<int32_t> candidates = opt.candidates;
+  if (candidates.empty()) {
+    candidates.resize(items);
+    for (size_t j = 0; j < items; ++j) candidates[j] = static_cast<int32_t>(j);
+  }
+  std::vector<std::vector<Recommendation>> out(users.size());
+  // Blocks bound the dense score buffer to about 64 MB whatever the catalog size.
+  const size_t block = std::max<size_t>(1, std::min<size_t>(1024, (size_t{8} << 20) / std::max<size_t>(items, 1)));
+  std::vector<float> mean, var;
+  for (size_t b0 = 0; b0 < users.size(); b0 += block) {
+    const size_t b1 = std::min(users.size(), b0 + block);
+    mean.resize((b1 - b0) * items);
+    var.resize((b1 - b0) * items);
+    backend.score_all_items(users.data() + b0, b1 - b0, mean.data(), var.data());
+#pragma omp parallel for schedule(dynamic, 4)
+    for (long u = static_cast<long>(b0); u < static_cast<long>(b1); ++u) {
+      const float* m = &mean[(u - b0) * items];
+      const float* v = &var[(u - b0) * items];
+      Rng rng(opt.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(u));
+      std::vector<Recommendation> pool;
+      pool.reserve(candidates.size());
+      for (int32_t j : candidates) {
+        if (!opt.include_seen && std::binary_search(seen[u].begin(), seen[u].end(), j)) continue;
+        float score = m[j];
+        if (opt.explore == Explore::kUcb) {
+          score = static_cast<float>(m[j] + opt.ucb_beta * std::sqrt(v[j]));
+        } else if (opt.explore == Explore::kThompson) {
+          // A draw of the mean function, not of a noisy observation.
+          const double f_var = std::max(0.0, static_cast<double>(v[j]) - model.sigma2);
+          score = static_cast<float>(m[j] + std::sqrt(f_var) * rng.normal());
+        }
+        pool.push_back({j, score, m[j], v[j]});
+      }
+      const size_t k = std::min(pool.size(), static_cast<size_t>(opt.k));
+      std::partial_sort(pool.begin(), pool.begin() + static_cast<long>(k), pool.end(),
+                        [](const Recommendation& a, const Recommendation& b) {
+                          return a.score > b.score || (a.score == b.score && a.item < b.item);
+                        });
+      pool.resize(k);
+      out[u] = std::move(pool);
+    }
+  }
+  return out;
+}
+
+}  // namespace ppmf

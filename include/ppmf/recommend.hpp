@@ -1,0 +1,40 @@
+// Top-K recommendations with uncertainty: every candidate item is scored for each user (dense,
+// blocked scoring through the backend), seen items are excluded, and items are ranked by the
+// predictive mean, by mean + beta * sd (UCB), or by one posterior sample (Thompson sampling).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ppmf/backend.hpp"
+#include "ppmf/model.hpp"
+
+namespace ppmf {
+
+enum class Explore { kNone, kThompson, kUcb };
+Explore parse_explore(const std::string& s);
+
+struct RecommendOptions {
+  int k = 10;
+  bool include_seen = false;
+  Explore explore = Explore::kNone;
+  double ucb_beta = 1.0;
+  uint64_t seed = 1;
+  std::vector<int32_t> candidates;  // item indices; empty = the whole catalog
+};
+
+struct Recommendation {
+  int32_t item;
+  float score;       // the ranking criterion, model scale
+  float mean, var;   // predictive, model scale, noise included
+};
+
+// `users` are extended indices (see backend.hpp); `seen[u]` the sorted items to exclude for users[u]
+// (ignored with include_seen). Thompson draws are seeded by (seed, position in `users`), so a user's
+// list does not depend on the batch it was scored in or on the thread count.
+std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model& model,
+                                                   const std::vector<int32_t>& users,
+                                                   const std::vector<std::vector<int32_t>>& seen,
+                                                   const RecommendOptions& options);
+
+}  // namespace ppmf
