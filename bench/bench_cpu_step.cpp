@@ -26,22 +26,6 @@ struct Problem {
 } g_problem;
 double g_copy_bandwidth = 0;  // bytes/s (read + write)
 
-// Streaming copy of 256 MiB, all threads: the practical ceiling of memory-bound code here.
-double measure_copy_bandwidth(int threads) {
-  const size_t n = size_t{64} << 20;  // floats
-  std::vector<float> a(n, 1.0f), b(n, 0.0f);
-  double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (long k = 0; k < static_cast<long>(n); ++k) b[k] = a[k];
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, 2.0 * n * sizeof(float) / s);
-  }
-  benchmark::DoNotOptimize(b.data());
-  return best;
-}
-
 // Zipf-ish random entries, unique (user, item) pairs not required for throughput.
 void make_entries(std::vector<int32_t>& u, std::vector<int32_t>& i, std::vector<float>& v) {
   ppmf::Rng rng(7);
@@ -131,7 +115,7 @@ int main(int argc, char** argv) {
     else rest.push_back(argv[k]);
   }
   if (g_problem.threads == 0) g_problem.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  g_copy_bandwidth = measure_copy_bandwidth(g_problem.threads);
+  g_copy_bandwidth = ppmf::make_cpu_backend(g_problem.threads)->copy_bandwidth();
   std::printf("problem: %d users, %d items, %zu entries, batch %zu, %d threads; streaming copy %.1f GB/s\n",
               g_problem.users, g_problem.items, g_problem.nnz, g_problem.batch, g_problem.threads, g_copy_bandwidth / 1e9);
   int n = static_cast<int>(rest.size());

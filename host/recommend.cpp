@@ -42,8 +42,8 @@ std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model
       const float* m = &mean[(u - b0) * items];
       const float* v = &var[(u - b0) * items];
       Rng rng(opt.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(u));
-      std::vector<Recommendation> pool;
-      pool.reserve(candidates.size());
+      thread_local std::vector<Recommendation> pool;  // reused: one catalog-sized buffer per thread
+      pool.clear();
       for (int32_t j : candidates) {
         if (!opt.include_seen && std::binary_search(seen[u].begin(), seen[u].end(), j)) continue;
         float score = m[j];
@@ -61,8 +61,7 @@ std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model
                         [](const Recommendation& a, const Recommendation& b) {
                           return a.score > b.score || (a.score == b.score && a.item < b.item);
                         });
-      pool.resize(k);
-      out[u] = std::move(pool);
+      out[u].assign(pool.begin(), pool.begin() + static_cast<long>(k));
     }
   }
   return out;
