@@ -186,6 +186,35 @@ void adam_row(float* mean, float* logsd, float* var, float* m1m, float* m2m, flo
   }
 }
 
+// Predictive means and variances of one user (rows m, s2; bias terms folded into base_*) against
+// nj items given dimension-major (dimension k of item jj at n_t[k * ld + jj]): SIMD across items,
+// 3 FMAs per item and dimension, no horizontal sums.
+PPMF_MULTIVERSION
+void score_block(const float* m, const float* s2, int d, float base_mean, float base_var,
+                 const float* item_bias_mean, const float* item_bias_var, const float* n_t, const float* t2_t,
+                 size_t ld, size_t nj, float* mean, float* var) {
+  // 16 items at a time, accumulated over all dimensions in registers.
+  constexpr size_t kLanes = 16;
+  for (size_t j0 = 0; j0 < nj; j0 += kLanes) {
+    const size_t len = std::min(kLanes, nj - j0);
+    float am[kLanes] = {}, av[kLanes] = {};
+    for (int k = 0; k < d; ++k) {
+      const float mk = m[k], m2k = m[k] * m[k], s2k = s2[k];
+      const float* nk = n_t + k * ld + j0;
+      const float* tk = t2_t + k * ld + j0;
+#pragma omp simd
+      for (size_t t = 0; t < kLanes; ++t) {
+        am[t] += mk * nk[t];
+        av[t] += m2k * tk[t] + s2k * (nk[t] * nk[t] + tk[t]);
+      }
+    }
+    for (size_t t = 0; t < len; ++t) {
+      mean[j0 + t] = base_mean + item_bias_mean[j0 + t] + am[t];
+      var[j0 + t] = base_var + item_bias_var[j0 + t] + av[t];
+    }
+  }
+}
+
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads)
@@ -309,18 +338,34 @@ class CpuBackend final : public Backend {
     for (size_t k = 0; k < n; ++k)
       if (users[k] < 0 || users[k] >= users_.extended_size())
         throw Error("scoring: user index " + std::to_string(users[k]) + " is outside the model");
-    // Blocks of users x blocks of items, so an item block's rows stay in cache across its users.
-    constexpr size_t kUsers = 16, kItems = 512;
+    // The item factors are transposed once (dimension-major) so score_block runs across items in
+    // SIMD lanes; users x item blocks run in parallel, an item block (256 items) staying in L1/L2
+    // across a block of users. predict_one is the reference (Recommend tests compare the two).
+    constexpr size_t kUsers = 16, kItems = 256;
     const size_t items = static_cast<size_t>(items_.n);
+    const int d = users_.d;
+    // 16 floats of slack: score_block reads whole 16-item groups past the last item.
+    items_t_mean_.assign(static_cast<size_t>(d) * items + 16, 0.f);
+    items_t_var_.assign(static_cast<size_t>(d) * items + 16, 0.f);
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (long j = 0; j < static_cast<long>(items); ++j)
+      for (int k = 0; k < d; ++k) {
+        items_t_mean_[k * items + j] = items_.mean[j * items_.stride + k];
+        items_t_var_[k * items + j] = items_.var[j * items_.stride + k];
+      }
     const long user_blocks = static_cast<long>((n + kUsers - 1) / kUsers);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+    const long item_blocks = static_cast<long>((items + kItems - 1) / kItems);
+#pragma omp parallel for collapse(2) schedule(dynamic, 4) num_threads(threads_)
     for (long ub = 0; ub < user_blocks; ++ub) {
-      const size_t u0 = static_cast<size_t>(ub) * kUsers, u1 = std::min(n, u0 + kUsers);
-      for (size_t j0 = 0; j0 < items; j0 += kItems) {
-        const size_t j1 = std::min(items, j0 + kItems);
-        for (size_t u = u0; u < u1; ++u)
-          for (size_t j = j0; j < j1; ++j)
-            predict_one(users[u], static_cast<int32_t>(j), mean[u * items + j], var[u * items + j], true);
+      for (long jb = 0; jb < item_blocks; ++jb) {
+        const size_t u0 = static_cast<size_t>(ub) * kUsers, u1 = std::min(n, u0 + kUsers);
+        const size_t j0 = static_cast<size_t>(jb) * kItems, nj = std::min(items, j0 + kItems) - j0;
+        for (size_t u = u0; u < u1; ++u) {
+          const int32_t x = users[u];
+          score_block(users_.mean_row(x), users_.var_row(x), d, mu0_ + users_.bias_mean_of(x),
+                      sigma2_ + users_.bias_var_of(x), &items_.bias_mean[j0], &items_.bias_var[j0],
+                      &items_t_mean_[j0], &items_t_var_[j0], items, nj, &mean[u * items + j0], &var[u * items + j0]);
+        }
       }
     }
   }
@@ -513,6 +558,7 @@ class CpuBackend final : public Backend {
   std::vector<uint32_t> perm_;
   std::vector<int32_t> batch_user_, batch_item_, slot_scratch_, cursor_;
   std::vector<float> batch_value_, residual_;
+  std::vector<float> items_t_mean_, items_t_var_;  // dimension-major item factors for scoring
 };
 
 }  // namespace

@@ -77,7 +77,8 @@ void user_prior(const Model& model, int group, std::vector<double>& mean, std::v
   prec[d] = 1.0 / bv;
 }
 
-FoldInResult fold_in_user(const Model& model, const History& h, const double* prior_mean, const double* prior_prec) {
+FoldInResult fold_in_user(const Model& model, const History& h, const double* prior_mean, const double* prior_prec,
+                          bool want_covariance) {
   const int d = model.rank(), n = d + 1;
   const GuideBlock& V = model.V;
   const double inv_s2 = 1.0 / model.sigma2;
@@ -107,16 +108,28 @@ FoldInResult fold_in_user(const Model& model, const History& h, const double* pr
   FoldInResult out;
   out.mean = b;
   cholesky_solve(P, n, out.mean.data());
-  // Sigma = P^-1, column by column.
-  out.covariance.assign(static_cast<size_t>(n) * n, 0.0);
-  out.var.resize(n);
-  std::vector<double> col(n);
+  // Sigma = P^-1 = L^-T L^-1. W = L^-1 is lower triangular (n^3/6 work); the marginal variances
+  // are the squared column norms of W, and the full covariance is formed only when asked for.
+  std::vector<double> W(static_cast<size_t>(n) * n, 0.0);
   for (int c = 0; c < n; ++c) {
-    std::fill(col.begin(), col.end(), 0.0);
-    col[c] = 1.0;
-    cholesky_solve(P, n, col.data());
-    for (int r = 0; r < n; ++r) out.covariance[r * n + c] = col[r];
-    out.var[c] = col[c];
+    W[c * n + c] = 1.0 / P[c * n + c];
+    for (int r = c + 1; r < n; ++r) {
+      double acc = 0;
+      for (int k = c; k < r; ++k) acc += P[r * n + k] * W[k * n + c];
+      W[r * n + c] = -acc / P[r * n + r];
+    }
+  }
+  out.var.assign(n, 0.0);
+  for (int r = 0; r < n; ++r)
+    for (int c = 0; c <= r; ++c) out.var[c] += W[r * n + c] * W[r * n + c];
+  if (want_covariance) {
+    out.covariance.assign(static_cast<size_t>(n) * n, 0.0);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j <= i; ++j) {
+        double acc = 0;
+        for (int r = i; r < n; ++r) acc += W[r * n + i] * W[r * n + j];
+        out.covariance[i * n + j] = out.covariance[j * n + i] = acc;
+      }
   }
   return out;
 }

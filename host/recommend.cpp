@@ -42,26 +42,43 @@ std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model
       const float* m = &mean[(u - b0) * items];
       const float* v = &var[(u - b0) * items];
       Rng rng(opt.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(u));
-      thread_local std::vector<Recommendation> pool;  // reused: one catalog-sized buffer per thread
-      pool.clear();
+      // Ranking scores over the catalog; -inf marks items that may not be recommended.
+      thread_local std::vector<float> score;
+      score.assign(items, -INFINITY);
       for (int32_t j : candidates) {
-        if (!opt.include_seen && std::binary_search(seen[u].begin(), seen[u].end(), j)) continue;
-        float score = m[j];
+        score[j] = m[j];
         if (opt.explore == Explore::kUcb) {
-          score = static_cast<float>(m[j] + opt.ucb_beta * std::sqrt(v[j]));
+          score[j] = static_cast<float>(m[j] + opt.ucb_beta * std::sqrt(v[j]));
         } else if (opt.explore == Explore::kThompson) {
           // A draw of the mean function, not of a noisy observation.
           const double f_var = std::max(0.0, static_cast<double>(v[j]) - model.sigma2);
-          score = static_cast<float>(m[j] + std::sqrt(f_var) * rng.normal());
+          score[j] = static_cast<float>(m[j] + std::sqrt(f_var) * rng.normal());
         }
-        pool.push_back({j, score, m[j], v[j]});
       }
-      const size_t k = std::min(pool.size(), static_cast<size_t>(opt.k));
-      std::partial_sort(pool.begin(), pool.begin() + static_cast<long>(k), pool.end(),
-                        [](const Recommendation& a, const Recommendation& b) {
-                          return a.score > b.score || (a.score == b.score && a.item < b.item);
-                        });
-      out[u].assign(pool.begin(), pool.begin() + static_cast<long>(k));
+      if (!opt.include_seen)
+        for (int32_t j : seen[u]) score[j] = -INFINITY;
+      // Top k by a min-heap on (score, -item): one comparison per item once the heap is full.
+      const auto better = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+      };
+      thread_local std::vector<std::pair<float, int32_t>> heap;
+      heap.clear();
+      const size_t k = static_cast<size_t>(opt.k);
+      for (size_t j = 0; j < items; ++j) {
+        if (score[j] == -INFINITY) continue;
+        const std::pair<float, int32_t> entry{score[j], static_cast<int32_t>(j)};
+        if (heap.size() < k) {
+          heap.push_back(entry);
+          std::push_heap(heap.begin(), heap.end(), better);
+        } else if (better(entry, heap.front())) {
+          std::pop_heap(heap.begin(), heap.end(), better);
+          heap.back() = entry;
+          std::push_heap(heap.begin(), heap.end(), better);
+        }
+      }
+      std::sort(heap.begin(), heap.end(), better);
+      out[u].clear();
+      for (const auto& [sc, j] : heap) out[u].push_back({j, sc, m[j], v[j]});
     }
   }
   return out;

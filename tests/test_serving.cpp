@@ -68,7 +68,7 @@ TEST(FoldIn, EqualsTheDenseExactPosterior) {
   const Model m = testing::random_model(data, 3, 1, 7);
   History h{{1, 4, 4, 9, 15}, {3.5f, 2.0f, 2.5f, 4.0f, 3.0f}};  // a repeated item is two entries
   const std::vector<double> prior_mean{0.1, -0.2, 0.3, 0.05}, prior_prec{2.0, 1.5, 3.0, 4.0};
-  const FoldInResult got = fold_in_user(m, h, prior_mean.data(), prior_prec.data());
+  const FoldInResult got = fold_in_user(m, h, prior_mean.data(), prior_prec.data(), true);
   // The same Gaussian, built entry by entry from the model (x = [u; alpha]) and inverted densely.
   const int n = 4;
   std::vector<double> P(n * n, 0.0), b(n, 0.0);
@@ -177,6 +177,23 @@ class Recommend : public ::testing::Test {
   std::vector<int32_t> users_;
   std::vector<std::vector<int32_t>> seen_;
 };
+
+TEST_F(Recommend, BlockedScoringEqualsPairwisePrediction) {
+  // Trained users, a group prior row and the population row, against every item.
+  std::vector<int32_t> who{0, 7, model_.U.n, model_.U.n + model_.user_prior.n_groups};
+  const size_t items = static_cast<size_t>(model_.V.n);
+  std::vector<float> mean(who.size() * items), var(who.size() * items);
+  backend_->score_all_items(who.data(), who.size(), mean.data(), var.data());
+  std::vector<PairIndex> pairs;
+  for (int32_t u : who)
+    for (size_t j = 0; j < items; ++j) pairs.push_back({u, static_cast<int32_t>(j)});
+  std::vector<float> ref_mean(pairs.size()), ref_var(pairs.size());
+  backend_->predict(pairs.data(), pairs.size(), ref_mean.data(), ref_var.data());
+  for (size_t k = 0; k < pairs.size(); ++k) {
+    ASSERT_NEAR(mean[k], ref_mean[k], 1e-5f * (1 + std::fabs(ref_mean[k]))) << "pair " << k;
+    ASSERT_NEAR(var[k], ref_var[k], 1e-5f * (1 + ref_var[k])) << "pair " << k;
+  }
+}
 
 TEST_F(Recommend, ExcludesSeenItemsAndSortsByScore) {
   RecommendOptions opt;

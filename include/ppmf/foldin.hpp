@@ -17,13 +17,14 @@ struct History {
 };
 
 // Posterior of x = [u; alpha] given `h` under a prior with means / precisions (d + 1 of each).
-// Writes the posterior mean and marginal variances diag(Sigma) (the guide keeps marginals).
+// Writes the posterior mean and marginal variances diag(Sigma) (the guide keeps marginals), and
+// the full covariance when asked.
 struct FoldInResult {
-  std::vector<double> mean, var;        // d + 1; the bias is the last entry
-  std::vector<double> covariance;       // (d + 1)^2, row-major
+  std::vector<double> mean, var;   // d + 1; the bias is the last entry
+  std::vector<double> covariance;  // (d + 1)^2, row-major; empty unless want_covariance
 };
 FoldInResult fold_in_user(const Model& model, const History& h, const double* prior_mean,
-                          const double* prior_prec);
+                          const double* prior_prec, bool want_covariance = false);
 
 // Prior of a user of group `group` (or the population prior when group < 0), as d + 1 means and
 // precisions with the bias last.
