@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Warm-start retraining against a cold start on generated AVOD data: "yesterday" holds 90% of the
+# users, "today" adds a day of new users (the other 10%). Trains yesterday's model, then today's
+# model cold and warm (--warm-start), on the same held-out split, and prints the epochs each needs
+# to come within 0.5% of the cold run's best held-out NLL.
+#
+# Usage: bench/warm_start.sh [USERS] [ITEMS]      (defaults: 50000 5000)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${PPMF_BIN:-$root/build/ppmf-gpu}
+users=${1:-50000}
+items=${2:-5000}
+out=$(mktemp -d)
+"$bin" synth --out "$out/avod" --users "$users" --items "$items" --seed 3 >/dev/null
+cutoff=$(printf 'u%07d' $((users * 9 / 10)))
+awk -F, -v cut="$cutoff" 'NR == 1 || $1 < cut' "$out/avod/ratings.csv" >"$out/yesterday.csv"
+common=(--user-groups "$out/avod/user_groups.csv" --item-groups "$out/avod/item_groups.csv" --transform log1p
+        --rank 16 --device cpu --quiet --patience 0)
+"$bin" train --data "$out/yesterday.csv" --epochs 40 --out "$out/yesterday.ppmf" "${common[@]}" >/dev/null
+"$bin" train --data "$out/avod/ratings.csv" --test-frac 0.1 --seed 7 --epochs 40 --out "$out/cold.ppmf" \
+  --metrics-json "$out/cold.json" "${common[@]}" >/dev/null
+"$bin" train --data "$out/avod/ratings.csv" --test-frac 0.1 --seed 7 --epochs 40 --out "$out/warm.ppmf" \
+  --warm-start "$out/yesterday.ppmf" --metrics-json "$out/warm.json" "${common[@]}" >/dev/null
+target=$(grep -o '"test_nll": [-0-9.e]*' "$out/cold.json" | awk '{print $2}' | sort -g | head -1)
+for run in cold warm; do
+  grep -o '"epoch": [0-9]*\|"test_nll": [-0-9.e]*' "$out/$run.json" | awk -v t="$target" -v run="$run" '
+    /epoch/ { e = $2 } /test_nll/ { if (!done && $2 <= t + 0.005 * (t < 0 ? -t : t)) { done = 1; hit = e }
+                                    last = $2; if (first == "") first = $2 }
+    END { printf "%-5s epoch-1 NLL %.4f, best-cold target %.4f reached at epoch %s, final NLL %.4f\n",
+                 run, first, t, done ? hit : "never (40)", last }'
+done
+rm -rf "$out"
