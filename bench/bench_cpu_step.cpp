@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cpu_backend.hpp"
+#include "ppmf/perf_model.hpp"
 #include "ppmf/scheduler.hpp"
 
 namespace {
@@ -86,11 +87,8 @@ void BM_CpuEpoch(benchmark::State& state) {
       backend->step(bounds[b], bounds[b + 1], p);
     }
   }
-  // Bytes per entry: the 4 rows an entry reads (m, s^2, n, t^2), read again by the item pass, plus
-  // per touched row the Adam update (mean, logsd: read+write; 2 moments each: read+write; s^2 write;
-  // the likelihood sums written and read): 4 + 4 reads/entry + 15 row-vectors per touched row.
-  const double row_bytes = 4.0 * rank;
-  const double bytes_per_entry = 8 * row_bytes + touched_rows_per_entry(u, i) * 15 * row_bytes;
+  // Bytes per entry as counted by the shared performance model (perf_model.hpp).
+  const double bytes_per_entry = ppmf::step_bytes_per_entry(rank, touched_rows_per_entry(u, i));
   const double entries = static_cast<double>(state.iterations()) * u.size();
   state.counters["entries/s"] = benchmark::Counter(entries, benchmark::Counter::kIsRate);
   state.counters["bytes/entry"] = bytes_per_entry;

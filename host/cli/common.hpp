@@ -39,5 +39,6 @@ int cmd_synth(int argc, char** argv);
 int cmd_devices(int argc, char** argv);
 int cmd_foldin(int argc, char** argv);
 int cmd_recommend(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 }  // namespace ppmf::cli

@@ -23,6 +23,7 @@ constexpr const char* kUsage =
     "  info      summary of a model file\n"
     "  synth     generate AVOD-like data (ratings, groups, true means)\n"
     "  devices   list the GPUs this build can use\n"
+    "  bench     training-step throughput on a generated problem, against memory bandwidth\n"
     "\n"
     "Run 'ppmf-gpu <command> --help' for a command's options and defaults.\n";
 
@@ -39,8 +40,9 @@ int main(int argc, char** argv) {
     const char* name;
     int (*run)(int, char**);
   };
-  const Entry commands[] = {{"train", cmd_train},     {"eval", cmd_eval},   {"predict", cmd_predict},
-                            {"info", cmd_info},       {"recommend", cmd_recommend}, {"foldin", cmd_foldin},       {"synth", cmd_synth}, {"devices", cmd_devices}};
+  const Entry commands[] = {{"train", cmd_train},         {"eval", cmd_eval},     {"predict", cmd_predict},
+                            {"recommend", cmd_recommend}, {"foldin", cmd_foldin}, {"info", cmd_info},
+                            {"synth", cmd_synth},         {"devices", cmd_devices}, {"bench", cmd_bench}};
   try {
     for (const auto& c : commands)
       if (!std::strcmp(command, c.name)) return c.run(argc - 2, argv + 2);

@@ -84,6 +84,8 @@ class Backend {
   // copy bandwidth in bytes/s (read + write), measured now.
   virtual double time_entry_kernels(size_t begin, size_t end, int repeats) = 0;
   virtual double copy_bandwidth() = 0;
+  // Waits for queued device work (for timing); a no-op where work is synchronous.
+  virtual void synchronize() {}
 };
 
 inline int32_t prior_index(const Model& m, Side side, int group) {
