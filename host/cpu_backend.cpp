@@ -45,7 +45,7 @@ struct SideState {
   std::vector<float> prior_mean, prior_prec, prior_var;  // (n_groups + 1) * stride
   std::vector<float> prior_bias_mean, prior_bias_prec, prior_bias_var;  // n_groups + 1
   // Batch scratch: slot of each touched row (-1 = untouched), rows by slot, entries by slot.
-  std::vector<int32_t> slot, touched, occurrences, offsets, order;
+  std::vector<int32_t> slot, touched, occurrences, offsets, order, slot_of_entry, cursor;
   std::vector<float> g_mean, g_logsd, g_bias, g_bias_logsd;  // likelihood sums by slot
 
   void resize_guide(int count_, int d_) {
@@ -267,12 +267,14 @@ class CpuBackend final : public Backend {
     math::AdamStep a = params.adam;
     a.bias_corr1 = 1.0f - std::pow(a.beta1, static_cast<float>(adam_t_));
     a.bias_corr2 = 1.0f - std::pow(a.beta2, static_cast<float>(adam_t_));
-    for (SideState* s : {&users_, &items_}) {
-      SideState& side = *s;
-      const long touched = static_cast<long>(side.touched.size());
-#pragma omp parallel for schedule(static) num_threads(threads_)
-      for (long sl = 0; sl < touched; ++sl) apply_adam(side, static_cast<int32_t>(sl), params.scale, a);
-      for (int32_t row : side.touched) side.slot[row] = -1;
+#pragma omp parallel num_threads(threads_)
+    for (SideState* side : {&users_, &items_}) {
+      const long touched = static_cast<long>(side->touched.size());
+#pragma omp for schedule(static) nowait
+      for (long sl = 0; sl < touched; ++sl) {
+        apply_adam(*side, static_cast<int32_t>(sl), params.scale, a);
+        side->slot[side->touched[sl]] = -1;
+      }
     }
   }
 
@@ -446,23 +448,34 @@ class CpuBackend final : public Backend {
     batch_item_.resize(b);
     batch_value_.resize(b);
     residual_.resize(b);
-    for (size_t k = 0; k < b; ++k) {
-      const uint32_t at = perm_[begin + k];
-      batch_user_[k] = user_[at];
-      batch_item_[k] = item_[at];
-      batch_value_[k] = value_[at];
+    // One parallel region: gather, group users and items side by side (one thread each), then the
+    // two row-owned phases; the implicit barriers order them.
+#pragma omp parallel num_threads(threads_)
+    {
+#pragma omp for schedule(static)
+      for (size_t k = 0; k < b; ++k) {
+        const uint32_t at = perm_[begin + k];
+        batch_user_[k] = user_[at];
+        batch_item_[k] = item_[at];
+        batch_value_[k] = value_[at];
+      }
+#pragma omp sections
+      {
+#pragma omp section
+        group_by_slot(users_, batch_user_);
+#pragma omp section
+        group_by_slot(items_, batch_item_);
+      }
+      run_phase(users_, items_, batch_item_, /*store_residual=*/true);
+      run_phase(items_, users_, batch_user_, /*store_residual=*/false);
     }
-    group_by_slot(users_, batch_user_);
-    group_by_slot(items_, batch_item_);
-    run_phase(users_, items_, batch_item_, /*store_residual=*/true);
-    run_phase(items_, users_, batch_user_, /*store_residual=*/false);
   }
 
-  void group_by_slot(SideState& s, const std::vector<int32_t>& rows) {
+  // Serial: assigns slots to the touched rows in first-touch order and sorts the batch by slot.
+  static void group_by_slot(SideState& s, const std::vector<int32_t>& rows) {
     s.touched.clear();
     s.occurrences.clear();
-    std::vector<int32_t>& slot_of_entry = slot_scratch_;
-    slot_of_entry.resize(rows.size());
+    s.slot_of_entry.resize(rows.size());
     for (size_t k = 0; k < rows.size(); ++k) {
       int32_t& sl = s.slot[rows[k]];
       if (sl < 0) {
@@ -471,24 +484,26 @@ class CpuBackend final : public Backend {
         s.occurrences.push_back(0);
       }
       ++s.occurrences[sl];
-      slot_of_entry[k] = sl;
+      s.slot_of_entry[k] = sl;
     }
     const size_t nt = s.touched.size();
-    s.offsets.assign(nt + 1, 0);
+    s.offsets.resize(nt + 1);
+    s.offsets[0] = 0;
     for (size_t sl = 0; sl < nt; ++sl) s.offsets[sl + 1] = s.offsets[sl] + s.occurrences[sl];
     s.order.resize(rows.size());
-    cursor_.assign(s.offsets.begin(), s.offsets.end() - 1);
-    for (size_t k = 0; k < rows.size(); ++k) s.order[cursor_[slot_of_entry[k]]++] = static_cast<int32_t>(k);
+    s.cursor.assign(s.offsets.begin(), s.offsets.end() - 1);
+    for (size_t k = 0; k < rows.size(); ++k) s.order[s.cursor[s.slot_of_entry[k]]++] = static_cast<int32_t>(k);
     s.g_mean.resize(nt * s.stride);
     s.g_logsd.resize(nt * s.stride);
     s.g_bias.resize(nt);
     s.g_bias_logsd.resize(nt);
   }
 
+  // Work-shared over the touched rows of `own`; called inside a parallel region.
   void run_phase(SideState& own, const SideState& other, const std::vector<int32_t>& other_rows,
                  bool store_residual) {
     const long nt = static_cast<long>(own.touched.size());
-#pragma omp parallel for schedule(dynamic, 16) num_threads(threads_)
+#pragma omp for schedule(dynamic, 16)
     for (long sl = 0; sl < nt; ++sl) {
       const RowEntries entries{&own.order[own.offsets[sl]], own.offsets[sl + 1] - own.offsets[sl],
                                other_rows.data(), batch_value_.data(), residual_.data()};
@@ -556,7 +571,7 @@ class CpuBackend final : public Backend {
   std::vector<int32_t> user_, item_;
   std::vector<float> value_;
   std::vector<uint32_t> perm_;
-  std::vector<int32_t> batch_user_, batch_item_, slot_scratch_, cursor_;
+  std::vector<int32_t> batch_user_, batch_item_;
   std::vector<float> batch_value_, residual_;
   std::vector<float> items_t_mean_, items_t_var_;  // dimension-major item factors for scoring
 };
