@@ -6,6 +6,10 @@
 #include "ppmf/backend.hpp"
 #include "ppmf/devices.hpp"
 
+#if PPMF_WITH_CUDA
+#include "cuda_backend.hpp"
+#endif
+
 namespace ppmf {
 
 #if !PPMF_WITH_CUDA
@@ -38,10 +42,19 @@ std::unique_ptr<Backend> make_backend(const DeviceSpec& device, int threads) {
     if (device.gpu >= static_cast<int>(gpus.size()))
       throw Error("--device " + std::to_string(device.gpu) + ": there are only " + std::to_string(gpus.size()) +
                   " GPU(s) (indices 0.." + std::to_string(gpus.size() - 1) + ")");
-    throw Error("--device " + std::to_string(device.gpu) +
-                ": the CUDA training backend is not part of this build yet; use --device cpu");
+#if PPMF_WITH_CUDA
+    return make_cuda_backend(gpus[device.gpu].index);
+#else
+    throw Error("--device " + std::to_string(device.gpu) + ": this build has no CUDA support; use --device cpu");
+#endif
   }
-  // "auto" is the CPU until the CUDA backend exists.
+#if PPMF_WITH_CUDA
+  // "auto": the first GPU when one is usable, else the CPU.
+  if (device.kind == DeviceSpec::kAuto) {
+    const std::vector<GpuInfo> gpus = list_gpus(nullptr);
+    if (!gpus.empty()) return make_cuda_backend(gpus.front().index);
+  }
+#endif
   return make_cpu_backend(threads);
 }
 

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "parallel.hpp"
+#include "ppmf/permutation.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define PPMF_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -255,11 +256,7 @@ class CpuBackend final : public Backend {
     std::iota(perm_.begin(), perm_.end(), 0u);
   }
 
-  void shuffle(uint64_t seed) override {
-    std::iota(perm_.begin(), perm_.end(), 0u);
-    Rng rng(seed);
-    for (size_t k = perm_.size(); k > 1; --k) std::swap(perm_[k - 1], perm_[rng.below(k)]);
-  }
+  void shuffle(uint64_t seed) override { random_permutation(seed, value_.size(), perm_); }
 
   void step(size_t begin, size_t end, const StepParams& params) override {
     accumulate_batch(begin, end);

@@ -2,10 +2,12 @@
 // shrinkage of light users to their group, determinism, batching, and priors for unseen ids.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "cpu_backend.hpp"
 #include "ppmf/groups.hpp"
+#include "ppmf/permutation.hpp"
 #include "ppmf/predict.hpp"
 #include "ppmf/scheduler.hpp"
 #include "ppmf/split.hpp"
@@ -31,6 +33,20 @@ TEST(Batching, NearEqualBatchesCoverEverything) {
     EXPECT_LE(b[k + 1] - b[k], 3334u);
   }
   EXPECT_EQ(batch_boundaries(7, 0), (std::vector<size_t>{0, 7}));
+}
+
+TEST(Batching, PermutationIsSeededCompleteAndOrderedByKey) {
+  std::vector<uint32_t> a, b, c;
+  random_permutation(7, 100000, a);
+  random_permutation(7, 100000, b);
+  random_permutation(8, 100000, c);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  std::vector<uint32_t> sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  for (uint32_t k = 0; k < sorted.size(); ++k) ASSERT_EQ(sorted[k], k);
+  const uint64_t base = splitmix64(7);
+  for (size_t r = 1; r < a.size(); ++r) ASSERT_LT(permutation_key(base, a[r - 1]), permutation_key(base, a[r]));
 }
 
 TEST(Training, RecoversAPlantedModel) {
