@@ -18,13 +18,11 @@
 #include "ppmf/perf_model.hpp"
 #include "ppmf/scheduler.hpp"
 
+#include "bench_problem.hpp"
+
 namespace {
 
-struct Problem {
-  int users = 100000, items = 20000;
-  size_t nnz = 2000000, batch = 4096;
-  int threads = 0;
-} g_problem;
+BenchProblem g_problem{100000, 20000, 2000000, 4096};
 double g_copy_bandwidth = 0;  // bytes/s (read + write)
 
 // Zipf-ish random entries, unique (user, item) pairs not required for throughput.
@@ -101,17 +99,7 @@ BENCHMARK(BM_CpuEpoch)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->Unit(benchmark::kMi
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<char*> rest{argv[0]};
-  for (int k = 1; k < argc; ++k) {
-    const std::string a = argv[k];
-    auto next = [&]() { return k + 1 < argc ? std::stoll(argv[++k]) : 0LL; };
-    if (a == "--users") g_problem.users = static_cast<int>(next());
-    else if (a == "--items") g_problem.items = static_cast<int>(next());
-    else if (a == "--nnz") g_problem.nnz = static_cast<size_t>(next());
-    else if (a == "--batch") g_problem.batch = static_cast<size_t>(next());
-    else if (a == "--threads") g_problem.threads = static_cast<int>(next());
-    else rest.push_back(argv[k]);
-  }
+  std::vector<char*> rest = parse_problem_flags(argc, argv, g_problem);
   if (g_problem.threads == 0) g_problem.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   g_copy_bandwidth = ppmf::make_cpu_backend(g_problem.threads)->copy_bandwidth();
   std::printf("problem: %d users, %d items, %zu entries, batch %zu, %d threads; streaming copy %.1f GB/s\n",

@@ -28,13 +28,11 @@
 #include "ppmf/perf_model.hpp"
 #include "ppmf/scheduler.hpp"
 
+#include "bench_problem.hpp"
+
 namespace {
 
-struct Problem {
-  int users = 500000, items = 50000;
-  size_t nnz = 10000000, batch = 4096;
-  int device = 0;
-} g_problem;
+BenchProblem g_problem{500000, 50000, 10000000, 4096};
 double g_copy_bandwidth = 0;  // bytes/s
 void* g_flush = nullptr;
 constexpr size_t kFlushBytes = size_t{256} << 20;
@@ -209,17 +207,7 @@ BENCHMARK(BM_CudaEpoch)->Arg(32)->Arg(128)->UseManualTime()->Unit(benchmark::kMi
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<char*> rest{argv[0]};
-  for (int k = 1; k < argc; ++k) {
-    const std::string a = argv[k];
-    auto next = [&]() { return k + 1 < argc ? std::stoll(argv[++k]) : 0LL; };
-    if (a == "--users") g_problem.users = static_cast<int>(next());
-    else if (a == "--items") g_problem.items = static_cast<int>(next());
-    else if (a == "--nnz") g_problem.nnz = static_cast<size_t>(next());
-    else if (a == "--batch") g_problem.batch = static_cast<size_t>(next());
-    else if (a == "--device") g_problem.device = static_cast<int>(next());
-    else rest.push_back(argv[k]);
-  }
+  std::vector<char*> rest = parse_problem_flags(argc, argv, g_problem);
   std::string why;
   const auto gpus = ppmf::list_gpus(&why);
   if (gpus.empty()) {

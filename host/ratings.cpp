@@ -1,6 +1,8 @@
 // Ratings helpers: compacting id maps to the ids in use, taking subsets, counting per index.
 #include "ppmf/ratings.hpp"
 
+#include <algorithm>
+
 namespace ppmf {
 namespace {
 
@@ -46,6 +48,13 @@ std::vector<int32_t> count_per_user(const Ratings& r) {
 }
 std::vector<int32_t> count_per_item(const Ratings& r) {
   return count(r.items.size(), r.item);
+}
+
+std::vector<std::vector<int32_t>> items_per_user(const Ratings& r) {
+  std::vector<std::vector<int32_t>> out(r.users.size());
+  for (size_t k = 0; k < r.size(); ++k) out[r.user[k]].push_back(r.item[k]);
+  for (auto& list : out) std::sort(list.begin(), list.end());
+  return out;
 }
 
 }  // namespace ppmf

@@ -35,10 +35,7 @@ Model init_model(const Ratings& train, const std::vector<float>& values, const M
   m.user_count = count_per_user(train);
   m.item_count = count_per_item(train);
   m.n_train = train.size();
-  std::vector<std::vector<int32_t>> seen(m.users.size());
-  for (size_t k = 0; k < train.size(); ++k) seen[train.user[k]].push_back(train.item[k]);
-  for (auto& list : seen) std::sort(list.begin(), list.end());
-  set_seen(m, seen);
+  set_seen(m, items_per_user(train));
   double sum = 0, sq = 0;
   for (float v : values) sum += v;
   m.mu0 = static_cast<float>(sum / values.size());

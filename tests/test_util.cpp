@@ -56,10 +56,7 @@ Model random_model(const Ratings& train, int rank, int user_group_count, uint64_
   m.user_count = count_per_user(train);
   m.item_count = count_per_item(train);
   m.n_train = train.size();
-  std::vector<std::vector<int32_t>> seen(m.users.size());
-  for (size_t k = 0; k < train.size(); ++k) seen[train.user[k]].push_back(train.item[k]);
-  for (auto& list : seen) std::sort(list.begin(), list.end());
-  set_seen(m, seen);
+  set_seen(m, items_per_user(train));
   m.mu0 = 0.5f;
   m.sigma2 = 0.7f;
   for (GuideBlock* g : {&m.U, &m.V}) {

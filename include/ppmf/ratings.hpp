@@ -35,6 +35,9 @@ Ratings compact(const Ratings& r);
 // Entries whose index is listed in `keep`, sharing the source's id maps.
 Ratings subset(const Ratings& r, const std::vector<size_t>& keep);
 
+// The items of each user (by index of the user map), sorted.
+std::vector<std::vector<int32_t>> items_per_user(const Ratings& r);
+
 // Training entries per index of each id map.
 std::vector<int32_t> count_per_user(const Ratings& r);
 std::vector<int32_t> count_per_item(const Ratings& r);
