@@ -18,6 +18,7 @@
 #include <numeric>
 #include <thread>
 
+#include "huge_pages.hpp"
 #include "parallel.hpp"
 #include "ppmf/permutation.hpp"
 
@@ -35,11 +36,11 @@ constexpr int kMaxRank = 1024;  // the CLI's bound; sizes the per-row stack buff
 // Guide, cached variances, optimizer state, priors and per-batch scratch of one side.
 struct SideState {
   int n = 0, d = 0, stride = 0;
-  std::vector<float> mean, logsd, var;             // n * stride
-  std::vector<float> bias_mean, bias_logsd, bias_var;  // n
+  HugeVector<float> mean, logsd, var;                 // n * stride
+  HugeVector<float> bias_mean, bias_logsd, bias_var;  // n
   // Adam moments, same shapes as the parameters.
-  std::vector<float> m1_mean, m2_mean, m1_logsd, m2_logsd;
-  std::vector<float> m1_bias, m2_bias, m1_bias_logsd, m2_bias_logsd;
+  HugeVector<float> m1_mean, m2_mean, m1_logsd, m2_logsd;
+  HugeVector<float> m1_bias, m2_bias, m1_bias_logsd, m2_bias_logsd;
   std::vector<int32_t> group, count;
   // Prior rows: group g at row g, the population at row n_groups; variances, not precisions.
   int n_groups = 0;
@@ -79,8 +80,8 @@ void load_side(SideState& s, const GuideBlock& g, const Groups& groups) {
   s.resize_guide(g.n, g.rank);
   std::copy(g.mean.begin(), g.mean.end(), s.mean.begin());
   std::copy(g.logsd.begin(), g.logsd.end(), s.logsd.begin());
-  s.bias_mean = g.bias_mean;
-  s.bias_logsd = g.bias_logsd;
+  s.bias_mean.assign(g.bias_mean.begin(), g.bias_mean.end());
+  s.bias_logsd.assign(g.bias_logsd.begin(), g.bias_logsd.end());
   for (int i = 0; i < s.n; ++i) {
     for (int k = 0; k < s.d; ++k) {
       const size_t at = static_cast<size_t>(i) * s.stride + k;
@@ -557,8 +558,8 @@ class CpuBackend final : public Backend {
     g.resize(s.n, s.d);
     std::copy(s.mean.begin(), s.mean.end(), g.mean.begin());
     std::copy(s.logsd.begin(), s.logsd.end(), g.logsd.begin());
-    g.bias_mean = s.bias_mean;
-    g.bias_logsd = s.bias_logsd;
+    g.bias_mean.assign(s.bias_mean.begin(), s.bias_mean.end());
+    g.bias_logsd.assign(s.bias_logsd.begin(), s.bias_logsd.end());
   }
 
   int threads_;
