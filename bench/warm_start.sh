@@ -4,7 +4,8 @@
 # model cold and warm (--warm-start), on the same held-out split, and prints the epochs each needs
 # to come within 0.5% of the cold run's best held-out NLL.
 #
-# Usage: bench/warm_start.sh [USERS] [ITEMS]      (defaults: 50000 5000)
+# Usage: bench/warm_start.sh [USERS] [ITEMS]      (defaults: 50000 5000); WARM_ARGS adds options
+# to the warm run only (e.g. WARM_ARGS="--lr 0.01").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PPMF_BIN:-$root/build/ppmf-gpu}
@@ -12,15 +13,18 @@ users=${1:-50000}
 items=${2:-5000}
 out=$(mktemp -d)
 "$bin" synth --out "$out/avod" --users "$users" --items "$items" --seed 3 >/dev/null
+# Today's held-out entries are drawn first, so yesterday's model never saw them either.
+awk -v train="$out/train.csv" -v test="$out/test.csv" 'BEGIN { srand(7) }
+  NR == 1 { print > train; print > test; next } { print > (rand() < 0.1 ? test : train) }' "$out/avod/ratings.csv"
 cutoff=$(printf 'u%07d' $((users * 9 / 10)))
-awk -F, -v cut="$cutoff" 'NR == 1 || $1 < cut' "$out/avod/ratings.csv" >"$out/yesterday.csv"
+awk -F, -v cut="$cutoff" 'NR == 1 || $1 < cut' "$out/train.csv" >"$out/yesterday.csv"
 common=(--user-groups "$out/avod/user_groups.csv" --item-groups "$out/avod/item_groups.csv" --transform log1p
         --rank 16 --device cpu --quiet --patience 0)
 "$bin" train --data "$out/yesterday.csv" --epochs 40 --out "$out/yesterday.ppmf" "${common[@]}" >/dev/null
-"$bin" train --data "$out/avod/ratings.csv" --test-frac 0.1 --seed 7 --epochs 40 --out "$out/cold.ppmf" \
+"$bin" train --data "$out/train.csv" --test "$out/test.csv" --epochs 40 --out "$out/cold.ppmf" \
   --metrics-json "$out/cold.json" "${common[@]}" >/dev/null
-"$bin" train --data "$out/avod/ratings.csv" --test-frac 0.1 --seed 7 --epochs 40 --out "$out/warm.ppmf" \
-  --warm-start "$out/yesterday.ppmf" --metrics-json "$out/warm.json" "${common[@]}" >/dev/null
+"$bin" train --data "$out/train.csv" --test "$out/test.csv" --epochs 40 --out "$out/warm.ppmf" \
+  --warm-start "$out/yesterday.ppmf" --metrics-json "$out/warm.json" "${common[@]}" ${WARM_ARGS:-} >/dev/null
 target=$(grep -o '"test_nll": [-0-9.e]*' "$out/cold.json" | awk '{print $2}' | sort -g | head -1)
 for run in cold warm; do
   grep -o '"epoch": [0-9]*\|"test_nll": [-0-9.e]*' "$out/$run.json" | awk -v t="$target" -v run="$run" '

@@ -50,14 +50,16 @@ int cmd_train(int argc, char** argv) {
       .option("split-out", "", "write the split as DIR/train.csv and DIR/test.csv", "DIR");
   add_group_options(args, " (absent ids go to group 'default')");
   add_training_options(args, "none");
-  args.option("warm-start", "", "start from this model: known ids from their posteriors, new ids from their group prior", "FILE");
+  args.option("warm-start", "", "start from this model: known ids from their posteriors, new ids from their group\n"
+              "                            prior; --lr then defaults to 0.01 (large first steps would shake the warm rows)", "FILE");
   add_device_options(args, "auto");
   args.option("out", "model.ppmf", "model file to write", "FILE")
       .option("metrics-json", "", "write per-epoch metrics as JSON", "FILE");
   if (!args.parse(argc, argv)) return 0;
 
   ModelConfig config = model_config_from(args);
-  const TrainConfig train_config = train_config_from(args);
+  TrainConfig train_config = train_config_from(args);
+  if (args.given("warm-start") && !args.given("lr")) train_config.lr = 0.01f;
   double test_frac = args.real("test-frac", 0, 0.99);
   if (args.given("test") && test_frac > 0) throw Error("give either --test or --test-frac, not both");
 
