@@ -35,6 +35,8 @@ CliRun run(const std::string& args) {
 
 size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
+void expect_one_line_error(const CliRun& r, const std::string& what);
+
 class Cli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -46,7 +48,7 @@ class Cli : public ::testing::Test {
 std::string Cli::data_;
 
 TEST_F(Cli, EverySubcommandHasHelpWithDefaults) {
-  for (const char* cmd : {"train", "eval", "predict", "info", "synth", "devices"}) {
+  for (const char* cmd : {"train", "eval", "predict", "recommend", "foldin", "info", "synth", "devices", "bench"}) {
     const CliRun r = run(std::string(cmd) + " --help");
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr("usage: ppmf-gpu")) << cmd;
@@ -89,6 +91,47 @@ TEST_F(Cli, TrainEvalPredictInfoEndToEnd) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("rank 4"));
   EXPECT_THAT(r.out, HasSubstr("users: 80"));
+}
+
+TEST_F(Cli, ServingNewUsersEndToEnd) {
+  const std::string model = testing::temp_path("serve.ppmf"), folded = testing::temp_path("serve2.ppmf");
+  ASSERT_EQ(run("train --data " + data_ + " --rank 3 --epochs 6 --quiet --device cpu --out " + model).code, 0);
+  const std::string history = testing::temp_path("serve_history.csv");
+  testing::write_file(history, "user,item,value\nnewcomer,item1,5\nnewcomer,item2,4.5\nuser3,item9,1\n");
+  CliRun r = run("foldin --model " + model + " --data " + history + " --out " + folded);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("added 1 users, updated 1"));
+  r = run("recommend --model " + folded + " --user newcomer --k 4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("user,rank,item,score,mean,sd\n"));
+  EXPECT_THAT(r.out, HasSubstr("newcomer,4,"));
+  EXPECT_THAT(r.out, Not(HasSubstr(",item1,"))) << "seen items are excluded";
+  // The same on the fly, and Thompson draws are reproducible.
+  const std::string a = run("recommend --model " + model + " --user newcomer --k 4 --history " + history +
+                            " --explore thompson --seed 3").out;
+  EXPECT_EQ(a, run("recommend --model " + model + " --user newcomer --k 4 --history " + history +
+                   " --explore thompson --seed 3").out);
+  EXPECT_THAT(a, Not(HasSubstr(",item2,")));
+  const std::string pairs = testing::temp_path("serve_pairs.csv");
+  testing::write_file(pairs, "user,item\nnewcomer,item5\n");
+  r = run("predict --model " + model + " --pairs " + pairs + " --history " + history);
+  EXPECT_THAT(r.out, HasSubstr("newcomer,item5,"));
+  EXPECT_THAT(r.out, HasSubstr(",trained\n")) << "folded in on the fly";
+  expect_one_line_error(run("recommend --model " + model), "one of --users FILE or --user ID");
+}
+
+TEST_F(Cli, GivenNProtocolAndBench) {
+  const std::string json = testing::temp_path("given_n.json");
+  CliRun r = run("eval --protocol given-n --data " + data_ + " --n 0,2 --holdout-users 0.3 --rank 2 --epochs 4 --quiet "
+                 "--device cpu --json " + json);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("item-mean"));
+  EXPECT_THAT(r.out, HasSubstr("unpooled"));
+  EXPECT_THAT(testing::read_text(json), HasSubstr("\"protocol\": \"given-n\""));
+  r = run("bench --device cpu --users 300 --items 100 --nnz 5000 --rank 8 --batch-size 512 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("bytes/entry"));
+  EXPECT_THAT(r.out, HasSubstr("of copy"));
 }
 
 TEST_F(Cli, SynthWritesADataSetThatTrains) {
