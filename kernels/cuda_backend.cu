@@ -294,31 +294,18 @@ class CudaBackend final : public Backend {
   double time_entry_kernels(size_t begin, size_t end, int repeats) override {
     activate();
     check_batch(begin, end);
-    cudaEvent_t start = nullptr, stop = nullptr;
-    PPMF_CUDA_CHECK(cudaEventCreate(&start));
+    cuda::Event start, stop;
     std::vector<double> seconds;
-    try {
-      PPMF_CUDA_CHECK(cudaEventCreate(&stop));
-      cuda::RowUpdate clear;
-      clear.mode = cuda::RowMode::kClear;
-      for (int r = 0; r < std::max(1, repeats); ++r) {
-        PPMF_CUDA_CHECK(cudaEventRecord(start, stream_));
-        const Lists lists = entry_batch(begin, end);  // the fused kernel even for the full batch
-        PPMF_CUDA_CHECK(cudaEventRecord(stop, stream_));
-        run_rows(clear, lists, {}, {});
-        PPMF_CUDA_CHECK(cudaEventSynchronize(stop));
-        float ms = 0;
-        PPMF_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-        seconds.push_back(ms * 1e-3);
-      }
-      sync();
-    } catch (...) {
-      PPMF_CUDA_CHECK_NOEXCEPT(cudaEventDestroy(start));
-      if (stop != nullptr) PPMF_CUDA_CHECK_NOEXCEPT(cudaEventDestroy(stop));
-      throw;
+    cuda::RowUpdate clear;
+    clear.mode = cuda::RowMode::kClear;
+    for (int r = 0; r < std::max(1, repeats); ++r) {
+      PPMF_CUDA_CHECK(cudaEventRecord(start.get(), stream_));
+      const Lists lists = entry_batch(begin, end);  // the fused kernel even for the full batch
+      PPMF_CUDA_CHECK(cudaEventRecord(stop.get(), stream_));
+      run_rows(clear, lists, {}, {});
+      seconds.push_back(cuda::elapsed_ms(start, stop) * 1e-3);
     }
-    PPMF_CUDA_CHECK(cudaEventDestroy(start));
-    PPMF_CUDA_CHECK(cudaEventDestroy(stop));
+    sync();
     std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2, seconds.end());
     return seconds[seconds.size() / 2];
   }
@@ -338,27 +325,15 @@ class CudaBackend final : public Backend {
     while (bytes > (size_t{64} << 20) && 2 * bytes + (size_t{256} << 20) > free_b) bytes /= 2;
     DeviceBuffer<unsigned char> src(bytes), dst(bytes);
     PPMF_CUDA_CHECK(cudaMemsetAsync(src.data(), 0x5a, bytes, stream_));  // not zeros
-    cudaEvent_t start = nullptr, stop = nullptr;
-    PPMF_CUDA_CHECK(cudaEventCreate(&start));
+    cuda::Event start, stop;
     double best = 0;
-    try {
-      PPMF_CUDA_CHECK(cudaEventCreate(&stop));
-      for (int rep = 0; rep < 6; ++rep) {
-        PPMF_CUDA_CHECK(cudaEventRecord(start, stream_));
-        PPMF_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, stream_));
-        PPMF_CUDA_CHECK(cudaEventRecord(stop, stream_));
-        PPMF_CUDA_CHECK(cudaEventSynchronize(stop));
-        float ms = 0;
-        PPMF_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-        if (rep > 0 && ms > 0) best = std::max(best, 2.0 * static_cast<double>(bytes) / (ms * 1e-3));
-      }
-    } catch (...) {
-      PPMF_CUDA_CHECK_NOEXCEPT(cudaEventDestroy(start));
-      if (stop != nullptr) PPMF_CUDA_CHECK_NOEXCEPT(cudaEventDestroy(stop));
-      throw;
+    for (int rep = 0; rep < 6; ++rep) {
+      PPMF_CUDA_CHECK(cudaEventRecord(start.get(), stream_));
+      PPMF_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, stream_));
+      PPMF_CUDA_CHECK(cudaEventRecord(stop.get(), stream_));
+      const float ms = cuda::elapsed_ms(start, stop);
+      if (rep > 0 && ms > 0) best = std::max(best, 2.0 * static_cast<double>(bytes) / (ms * 1e-3));
     }
-    PPMF_CUDA_CHECK(cudaEventDestroy(start));
-    PPMF_CUDA_CHECK(cudaEventDestroy(stop));
     return best;
   }
 

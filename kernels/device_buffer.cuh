@@ -77,4 +77,25 @@ class DeviceBuffer {
   size_t size_ = 0;
 };
 
+// A CUDA event owned for a scope (timing); destroyed without throwing.
+class Event {
+ public:
+  Event() { PPMF_CUDA_CHECK(cudaEventCreate(&event_)); }
+  ~Event() { PPMF_CUDA_CHECK_NOEXCEPT(cudaEventDestroy(event_)); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+// Milliseconds between two recorded events, after waiting for the second.
+inline float elapsed_ms(const Event& start, const Event& stop) {
+  PPMF_CUDA_CHECK(cudaEventSynchronize(stop.get()));
+  float ms = 0;
+  PPMF_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+  return ms;
+}
+
 }  // namespace ppmf::cuda
