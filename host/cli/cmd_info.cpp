@@ -26,7 +26,8 @@ void print_side(const char* title, const IdMap& ids, const Groups& groups, const
       var += 1.0 / prior.prec[static_cast<size_t>(g) * prior.rank + k];
     }
     std::printf("  %-16s %8zu %10zu %10.4f %10.4f %+.3f(%.3f)\n", groups.names[g].c_str(), members[g], entries[g],
-                std::sqrt(norm), std::sqrt(var / prior.rank), prior.bias_mean[g], 1.0 / std::sqrt(prior.bias_prec[g]));
+                std::sqrt(norm), prior.rank > 0 ? std::sqrt(var / prior.rank) : 0.0, prior.bias_mean[g],
+                1.0 / std::sqrt(prior.bias_prec[g]));
   }
 }
 
