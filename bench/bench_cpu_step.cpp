@@ -2,7 +2,8 @@
 // mini-batch steps, the bytes a step moves per entry (counted), and that traffic as a fraction of
 // this machine's streaming-copy bandwidth, measured at start-up in the same run.
 //
-// Usage: bench_cpu_step [--users N] [--items N] [--nnz N] [--batch N] [--threads N] [benchmark flags]
+// Usage: bench_cpu_step [--users N] [--items N] [--nnz N] [--batch N] [--threads N] [benchmark
+// flags]
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -14,11 +15,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bench_problem.hpp"
 #include "cpu_backend.hpp"
 #include "ppmf/perf_model.hpp"
 #include "ppmf/scheduler.hpp"
-
-#include "bench_problem.hpp"
 
 namespace {
 
@@ -90,20 +90,31 @@ void BM_CpuEpoch(benchmark::State& state) {
   const double entries = static_cast<double>(state.iterations()) * u.size();
   state.counters["entries/s"] = benchmark::Counter(entries, benchmark::Counter::kIsRate);
   state.counters["bytes/entry"] = bytes_per_entry;
-  state.counters["GB/s"] = benchmark::Counter(entries * bytes_per_entry / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(entries * bytes_per_entry / 1e9, benchmark::Counter::kIsRate);
   state.counters["copy_GB/s"] = g_copy_bandwidth / 1e9;
   state.SetItemsProcessed(static_cast<int64_t>(entries));
 }
-BENCHMARK(BM_CpuEpoch)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_CpuEpoch)
+    ->Arg(16)
+    ->Arg(32)
+    ->Arg(64)
+    ->Arg(128)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<char*> rest = parse_problem_flags(argc, argv, g_problem);
-  if (g_problem.threads == 0) g_problem.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (g_problem.threads == 0)
+    g_problem.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   g_copy_bandwidth = ppmf::make_cpu_backend(g_problem.threads)->copy_bandwidth();
-  std::printf("problem: %d users, %d items, %zu entries, batch %zu, %d threads; streaming copy %.1f GB/s\n",
-              g_problem.users, g_problem.items, g_problem.nnz, g_problem.batch, g_problem.threads, g_copy_bandwidth / 1e9);
+  std::printf(
+      "problem: %d users, %d items, %zu entries, batch %zu, %d threads; streaming copy %.1f GB/s\n",
+      g_problem.users, g_problem.items, g_problem.nnz, g_problem.batch, g_problem.threads,
+      g_copy_bandwidth / 1e9);
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
   benchmark::RunSpecifiedBenchmarks();

@@ -10,7 +10,8 @@
 // model counts (it reads the cached variance and writes the two accumulator rows back to zero), and
 // each atomic add is a read and a write in L2: the model is the floor, not the exact traffic.
 //
-// Usage: bench_cuda_kernels [--users N] [--items N] [--nnz N] [--batch N] [--device N] [benchmark flags]
+// Usage: bench_cuda_kernels [--users N] [--items N] [--nnz N] [--batch N] [--device N] [benchmark
+// flags]
 #include <benchmark/benchmark.h>
 #include <cuda_runtime_api.h>
 
@@ -23,12 +24,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "bench_problem.hpp"
 #include "cuda_backend.hpp"
 #include "ppmf/devices.hpp"
 #include "ppmf/perf_model.hpp"
 #include "ppmf/scheduler.hpp"
-
-#include "bench_problem.hpp"
 
 namespace {
 
@@ -44,7 +44,9 @@ void check(cudaError_t e, const char* what) {
   }
 }
 
-void flush_l2(int rep) { check(cudaMemsetAsync(g_flush, rep & 0xff, kFlushBytes, nullptr), "L2 flush"); }
+void flush_l2(int rep) {
+  check(cudaMemsetAsync(g_flush, rep & 0xff, kFlushBytes, nullptr), "L2 flush");
+}
 
 // Zipf-ish entries as in bench_cpu_step: users uniform, popular items drawn more often.
 struct Data {
@@ -103,13 +105,18 @@ std::unique_ptr<ppmf::Backend> loaded_backend(const Data& d) {
   return b;
 }
 
-double entry_bytes(int rank) { return 8.0 * 4.0 * rank; }  // perf_model's entry part
-double step_bytes(int rank, double touched) { return ppmf::step_bytes_per_entry(rank, touched); }
+double entry_bytes(int rank) {
+  return 8.0 * 4.0 * rank;
+}  // perf_model's entry part
+double step_bytes(int rank, double touched) {
+  return ppmf::step_bytes_per_entry(rank, touched);
+}
 
 void report(benchmark::State& state, double entries, double bytes_per_entry) {
   state.counters["entries/s"] = benchmark::Counter(entries, benchmark::Counter::kIsRate);
   state.counters["bytes/entry"] = bytes_per_entry;
-  state.counters["GB/s"] = benchmark::Counter(entries * bytes_per_entry / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(entries * bytes_per_entry / 1e9, benchmark::Counter::kIsRate);
   state.counters["copy_GB/s"] = g_copy_bandwidth / 1e9;
   state.SetItemsProcessed(static_cast<int64_t>(entries));
   state.SetBytesProcessed(static_cast<int64_t>(entries * bytes_per_entry));
@@ -200,9 +207,26 @@ void BM_CudaEpoch(benchmark::State& state) {
   report(state, entries, step_bytes(rank, d->touched_per_entry));
 }
 
-BENCHMARK(BM_CudaEntryKernel)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_CudaStep)->Arg(16)->Arg(32)->Arg(64)->Arg(128)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_CudaEpoch)->Arg(32)->Arg(128)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK(BM_CudaEntryKernel)
+    ->Arg(16)
+    ->Arg(32)
+    ->Arg(64)
+    ->Arg(128)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CudaStep)
+    ->Arg(16)
+    ->Arg(32)
+    ->Arg(64)
+    ->Arg(128)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CudaEpoch)
+    ->Arg(32)
+    ->Arg(128)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);
 
 }  // namespace
 
@@ -220,9 +244,11 @@ int main(int argc, char** argv) {
     auto b = ppmf::make_cuda_backend(g_problem.device);
     g_copy_bandwidth = b->copy_bandwidth();
   }
-  std::printf("problem: %d users, %d items, %zu entries, batch %zu; device %d (%s); copy %.1f GB/s\n",
-              g_problem.users, g_problem.items, g_problem.nnz, g_problem.batch, g_problem.device,
-              gpus[std::min<size_t>(g_problem.device, gpus.size() - 1)].name.c_str(), g_copy_bandwidth / 1e9);
+  std::printf(
+      "problem: %d users, %d items, %zu entries, batch %zu; device %d (%s); copy %.1f GB/s\n",
+      g_problem.users, g_problem.items, g_problem.nnz, g_problem.batch, g_problem.device,
+      gpus[std::min<size_t>(g_problem.device, gpus.size() - 1)].name.c_str(),
+      g_copy_bandwidth / 1e9);
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
   benchmark::RunSpecifiedBenchmarks();

@@ -18,13 +18,20 @@ inline std::vector<char*> parse_problem_flags(int argc, char** argv, BenchProble
   for (int k = 1; k < argc; ++k) {
     const std::string a = argv[k];
     auto next = [&]() { return k + 1 < argc ? std::stoll(argv[++k]) : 0LL; };
-    if (a == "--users") p.users = static_cast<int>(next());
-    else if (a == "--items") p.items = static_cast<int>(next());
-    else if (a == "--nnz") p.nnz = static_cast<size_t>(next());
-    else if (a == "--batch") p.batch = static_cast<size_t>(next());
-    else if (a == "--threads") p.threads = static_cast<int>(next());
-    else if (a == "--device") p.device = static_cast<int>(next());
-    else rest.push_back(argv[k]);
+    if (a == "--users")
+      p.users = static_cast<int>(next());
+    else if (a == "--items")
+      p.items = static_cast<int>(next());
+    else if (a == "--nnz")
+      p.nnz = static_cast<size_t>(next());
+    else if (a == "--batch")
+      p.batch = static_cast<size_t>(next());
+    else if (a == "--threads")
+      p.threads = static_cast<int>(next());
+    else if (a == "--device")
+      p.device = static_cast<int>(next());
+    else
+      rest.push_back(argv[k]);
   }
   return rest;
 }

@@ -24,16 +24,21 @@ int main(int argc, char** argv) {
   for (int k = 1; k + 1 < argc; k += 2) {
     const std::string a = argv[k];
     const int v = std::stoi(argv[k + 1]);
-    if (a == "--users") users = v;
-    else if (a == "--items") items = v;
-    else if (a == "--rank") rank = v;
-    else if (a == "--threads") threads = v;
+    if (a == "--users")
+      users = v;
+    else if (a == "--items")
+      items = v;
+    else if (a == "--rank")
+      rank = v;
+    else if (a == "--threads")
+      threads = v;
   }
   // A model over `items` items with random posteriors (its values do not change the work done).
   ppmf::Rng rng(1);
   ppmf::Ratings seed_data;
-  for (int j = 0; j < items; ++j) seed_data.push(seed_data.users.insert("seed" + std::to_string(j % 100)),
-                                                 seed_data.items.insert("v" + std::to_string(j)), 3.0f);
+  for (int j = 0; j < items; ++j)
+    seed_data.push(seed_data.users.insert("seed" + std::to_string(j % 100)),
+                   seed_data.items.insert("v" + std::to_string(j)), 3.0f);
   ppmf::ModelConfig mc;
   mc.rank = rank;
   ppmf::Model model = ppmf::init_model(seed_data, seed_data.value, mc, nullptr, nullptr, 1);
@@ -45,13 +50,14 @@ int main(int argc, char** argv) {
     const int32_t ui = fresh.users.insert("new" + std::to_string(u));
     const int n = 1 + static_cast<int>(rng.below(20));
     for (int e = 0; e < n; ++e)
-      fresh.push(ui, fresh.items.insert("v" + std::to_string(rng.below(items))), static_cast<float>(1 + rng.below(5)));
+      fresh.push(ui, fresh.items.insert("v" + std::to_string(rng.below(items))),
+                 static_cast<float>(1 + rng.below(5)));
   }
   auto t0 = std::chrono::steady_clock::now();
   const ppmf::FoldInReport r = ppmf::fold_in_table(model, fresh, nullptr, threads);
   const double fold_s = seconds_since(t0);
-  std::printf("fold-in:   %zu users, %zu entries, rank %d: %.3f s = %.0f users/s (%.1f us/user)\n", r.added,
-              r.entries_used, rank, fold_s, r.added / fold_s, 1e6 * fold_s / r.added);
+  std::printf("fold-in:   %zu users, %zu entries, rank %d: %.3f s = %.0f users/s (%.1f us/user)\n",
+              r.added, r.entries_used, rank, fold_s, r.added / fold_s, 1e6 * fold_s / r.added);
 
   // Top-10 for every folded-in user over the whole catalog, seen items excluded.
   auto backend = ppmf::make_cpu_backend(threads);
@@ -68,7 +74,9 @@ int main(int argc, char** argv) {
   t0 = std::chrono::steady_clock::now();
   const auto lists = ppmf::recommend(*backend, model, who, seen, opt);
   const double rec_s = seconds_since(t0);
-  std::printf("recommend: %d users x %d items, top-%d, rank %d: %.3f s = %.0f users/s (%.2f G user-item scores/s)\n",
-              users, items, opt.k, rank, rec_s, users / rec_s, double(users) * items / rec_s / 1e9);
+  std::printf(
+      "recommend: %d users x %d items, top-%d, rank %d: %.3f s = %.0f users/s (%.2f G user-item "
+      "scores/s)\n",
+      users, items, opt.k, rank, rec_s, users / rec_s, double(users) * items / rec_s / 1e9);
   return lists.size() == static_cast<size_t>(users) ? 0 : 1;
 }

@@ -25,7 +25,9 @@ DeviceSpec parse_device(const std::string& s) {
     d.kind = DeviceSpec::kCpu;
   } else if (s == "auto") {
     d.kind = DeviceSpec::kAuto;
-  } else if (!s.empty() && s.size() < 4 && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  } else if (!s.empty() && s.size() < 4 && std::all_of(s.begin(), s.end(), [](char c) {
+               return std::isdigit(static_cast<unsigned char>(c));
+             })) {
     d.kind = DeviceSpec::kGpu;
     d.gpu = std::stoi(s);
   } else {
@@ -38,14 +40,17 @@ std::unique_ptr<Backend> make_backend(const DeviceSpec& device, int threads) {
   if (device.kind == DeviceSpec::kGpu) {
     std::string why;
     const std::vector<GpuInfo> gpus = list_gpus(&why);
-    if (gpus.empty()) throw Error("--device " + std::to_string(device.gpu) + ": no usable GPU (" + why + ")");
+    if (gpus.empty())
+      throw Error("--device " + std::to_string(device.gpu) + ": no usable GPU (" + why + ")");
     if (device.gpu >= static_cast<int>(gpus.size()))
-      throw Error("--device " + std::to_string(device.gpu) + ": there are only " + std::to_string(gpus.size()) +
-                  " GPU(s) (indices 0.." + std::to_string(gpus.size() - 1) + ")");
+      throw Error("--device " + std::to_string(device.gpu) + ": there are only " +
+                  std::to_string(gpus.size()) + " GPU(s) (indices 0.." +
+                  std::to_string(gpus.size() - 1) + ")");
 #if PPMF_WITH_CUDA
     return make_cuda_backend(gpus[device.gpu].index);
 #else
-    throw Error("--device " + std::to_string(device.gpu) + ": this build has no CUDA support; use --device cpu");
+    throw Error("--device " + std::to_string(device.gpu) +
+                ": this build has no CUDA support; use --device cpu");
 #endif
   }
 #if PPMF_WITH_CUDA

@@ -15,7 +15,8 @@ namespace ppmf {
 
 GivenNSplit given_n_split(const Ratings& all, const GivenNConfig& c) {
   if (c.ns.empty()) throw Error("--n needs at least one value");
-  if (!(c.holdout_users > 0 && c.holdout_users < 1)) throw Error("--holdout-users must be in (0, 1)");
+  if (!(c.holdout_users > 0 && c.holdout_users < 1))
+    throw Error("--holdout-users must be in (0, 1)");
   GivenNSplit split;
   split.max_n = *std::max_element(c.ns.begin(), c.ns.end());
   if (split.max_n < 0) throw Error("--n values must be >= 0");
@@ -25,8 +26,10 @@ GivenNSplit given_n_split(const Ratings& all, const GivenNConfig& c) {
   std::vector<size_t> train_rows;
   std::vector<std::vector<size_t>> rows_of(all.users.size());
   for (size_t e = 0; e < all.size(); ++e) {
-    if (held[all.user[e]]) rows_of[all.user[e]].push_back(e);
-    else train_rows.push_back(e);
+    if (held[all.user[e]])
+      rows_of[all.user[e]].push_back(e);
+    else
+      train_rows.push_back(e);
   }
   split.train = compact(subset(all, train_rows));  // held-out ids must not linger in its id maps
   for (size_t u = 0; u < all.users.size(); ++u) {
@@ -37,7 +40,9 @@ GivenNSplit given_n_split(const Ratings& all, const GivenNConfig& c) {
     auto& list = split.entries.emplace_back();
     for (size_t e : rows) list.emplace_back(std::string(all.items.name(all.item[e])), all.value[e]);
   }
-  if (split.users.empty()) throw Error("given-n: no held-out user has more than " + std::to_string(split.max_n) + " entries");
+  if (split.users.empty())
+    throw Error("given-n: no held-out user has more than " + std::to_string(split.max_n) +
+                " entries");
   return split;
 }
 
@@ -48,7 +53,8 @@ Ratings given_table(const GivenNSplit& s, int n) {
   Ratings r;
   for (size_t u = 0; u < s.users.size(); ++u) {
     const int32_t ui = r.users.insert(s.users[u]);
-    for (int k = 0; k < n; ++k) r.push(ui, r.items.insert(s.entries[u][k].first), s.entries[u][k].second);
+    for (int k = 0; k < n; ++k)
+      r.push(ui, r.items.insert(s.entries[u][k].first), s.entries[u][k].second);
   }
   return r;
 }
@@ -66,7 +72,8 @@ Ratings target_table(const GivenNSplit& s) {
 
 GivenNRow score_model(const std::string& name, const Model& trained, const GivenNSplit& s, int n,
                       const Ratings& targets, const GivenNConfig& c, float relevant_model_scale,
-                      const GroupFile* user_groups, const GroupFile* item_groups, const BackendFactory& make) {
+                      const GroupFile* user_groups, const GroupFile* item_groups,
+                      const BackendFactory& make) {
   Model m = trained;
   fold_in_table(m, given_table(s, n), user_groups, 0);
   auto backend = make();
@@ -100,8 +107,8 @@ GivenNRow score_model(const std::string& name, const Model& trained, const Given
 
 // Item means of the training users on the model scale; unknown items get the global mean, and the
 // predictive variance is the residual variance around the item means.
-GivenNRow score_item_mean(const GivenNSplit& s, int n, const Ratings& targets, const GivenNConfig& c,
-                          Transform t, float relevant_model_scale) {
+GivenNRow score_item_mean(const GivenNSplit& s, int n, const Ratings& targets,
+                          const GivenNConfig& c, Transform t, float relevant_model_scale) {
   const Ratings& tr = s.train;
   std::vector<double> sum(tr.items.size(), 0.0), count(tr.items.size(), 0.0);
   double total = 0;
@@ -158,9 +165,10 @@ GivenNRow score_item_mean(const GivenNSplit& s, int n, const Ratings& targets, c
 
 }  // namespace
 
-std::vector<GivenNRow> run_given_n(const GivenNSplit& split, const GivenNConfig& c, const ModelConfig& mc,
-                                   const TrainConfig& tc, const GroupFile* user_groups,
-                                   const GroupFile* item_groups, const BackendFactory& make) {
+std::vector<GivenNRow> run_given_n(const GivenNSplit& split, const GivenNConfig& c,
+                                   const ModelConfig& mc, const TrainConfig& tc,
+                                   const GroupFile* user_groups, const GroupFile* item_groups,
+                                   const BackendFactory& make) {
   const Ratings targets = target_table(split);
   std::vector<std::pair<std::string, Model>> models;
   for (bool pool : {true, false}) {
@@ -171,15 +179,18 @@ std::vector<GivenNRow> run_given_n(const GivenNSplit& split, const GivenNConfig&
     in.user_groups = user_groups;
     in.item_groups = item_groups;
     auto backend = make();
-    if (!tc.quiet) std::fprintf(stderr, "given-n: training the %s model\n", pool ? "pooled" : "unpooled");
+    if (!tc.quiet)
+      std::fprintf(stderr, "given-n: training the %s model\n", pool ? "pooled" : "unpooled");
     models.emplace_back(pool ? "pooled" : "unpooled", train(in, config, tc, *backend));
   }
   const Transform t = mc.transform;
-  const float relevant = c.has_relevant ? to_model_scale(static_cast<float>(c.relevant), t) : models[0].second.mu0;
+  const float relevant =
+      c.has_relevant ? to_model_scale(static_cast<float>(c.relevant), t) : models[0].second.mu0;
   std::vector<GivenNRow> rows;
   for (int n : c.ns) {
     for (const auto& [name, model] : models)
-      rows.push_back(score_model(name, model, split, n, targets, c, relevant, user_groups, item_groups, make));
+      rows.push_back(
+          score_model(name, model, split, n, targets, c, relevant, user_groups, item_groups, make));
     rows.push_back(score_item_mean(split, n, targets, c, t, relevant));
   }
   return rows;
@@ -187,30 +198,33 @@ std::vector<GivenNRow> run_given_n(const GivenNSplit& split, const GivenNConfig&
 
 std::string format_given_n_table(const std::vector<GivenNRow>& rows) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-10s %3s %9s %8s %8s %8s %10s %8s\n", "model", "N", "entries", "rmse", "nll",
-                "cover90", "recall@K", "ndcg@K");
+  std::snprintf(buf, sizeof buf, "%-10s %3s %9s %8s %8s %8s %10s %8s\n", "model", "N", "entries",
+                "rmse", "nll", "cover90", "recall@K", "ndcg@K");
   std::string out = buf;
   for (const auto& r : rows) {
-    std::snprintf(buf, sizeof buf, "%-10s %3d %9zu %8.4f %8.4f %8.3f %10.4f %8.4f\n", r.model.c_str(), r.n,
-                  r.metrics.n, r.metrics.rmse, r.metrics.nll, r.metrics.coverage90, r.ranking.recall, r.ranking.ndcg);
+    std::snprintf(buf, sizeof buf, "%-10s %3d %9zu %8.4f %8.4f %8.3f %10.4f %8.4f\n",
+                  r.model.c_str(), r.n, r.metrics.n, r.metrics.rmse, r.metrics.nll,
+                  r.metrics.coverage90, r.ranking.recall, r.ranking.ndcg);
     out += buf;
   }
   return out;
 }
 
 std::string format_given_n_json(const std::vector<GivenNRow>& rows, const GivenNSplit& split) {
-  std::string out = "{\n  \"protocol\": \"given-n\",\n  \"held_out_users\": " + std::to_string(split.users.size()) +
-                    ",\n  \"rows\": [";
+  std::string out = "{\n  \"protocol\": \"given-n\",\n  \"held_out_users\": " +
+                    std::to_string(split.users.size()) + ",\n  \"rows\": [";
   char buf[512];
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    std::snprintf(buf, sizeof buf,
-                  "%s\n    {\"model\": \"%s\", \"n\": %d, \"entries\": %zu, \"rmse\": %.6g, \"mae\": %.6g, "
-                  "\"nll\": %.6g, \"coverage90\": %.6g, \"k\": %d, \"ranked_users\": %zu, \"precision\": %.6g, "
-                  "\"recall\": %.6g, \"ndcg\": %.6g}",
-                  i ? "," : "", r.model.c_str(), r.n, r.metrics.n, r.metrics.rmse, r.metrics.mae, r.metrics.nll,
-                  r.metrics.coverage90, r.ranking.k, r.ranking.users, r.ranking.precision, r.ranking.recall,
-                  r.ranking.ndcg);
+    std::snprintf(
+        buf, sizeof buf,
+        "%s\n    {\"model\": \"%s\", \"n\": %d, \"entries\": %zu, \"rmse\": %.6g, \"mae\": %.6g, "
+        "\"nll\": %.6g, \"coverage90\": %.6g, \"k\": %d, \"ranked_users\": %zu, \"precision\": "
+        "%.6g, "
+        "\"recall\": %.6g, \"ndcg\": %.6g}",
+        i ? "," : "", r.model.c_str(), r.n, r.metrics.n, r.metrics.rmse, r.metrics.mae,
+        r.metrics.nll, r.metrics.coverage90, r.ranking.k, r.ranking.users, r.ranking.precision,
+        r.ranking.recall, r.ranking.ndcg);
     out += buf;
   }
   return out + "\n  ]\n}\n";

@@ -22,8 +22,10 @@
 #include "parallel.hpp"
 #include "ppmf/permutation.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define PPMF_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define PPMF_MULTIVERSION \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define PPMF_MULTIVERSION
 #endif
@@ -44,7 +46,7 @@ struct SideState {
   std::vector<int32_t> group, count;
   // Prior rows: group g at row g, the population at row n_groups; variances, not precisions.
   int n_groups = 0;
-  std::vector<float> prior_mean, prior_prec, prior_var;  // (n_groups + 1) * stride
+  std::vector<float> prior_mean, prior_prec, prior_var;                 // (n_groups + 1) * stride
   std::vector<float> prior_bias_mean, prior_bias_prec, prior_bias_var;  // n_groups + 1
   // Batch scratch: slot of each touched row (-1 = untouched), rows by slot, entries by slot.
   std::vector<int32_t> slot, touched, occurrences, offsets, order, slot_of_entry, cursor;
@@ -55,9 +57,10 @@ struct SideState {
     d = d_;
     stride = padded_stride(d_);
     const size_t rows = static_cast<size_t>(n) * stride;
-    for (auto* v : {&mean, &logsd, &var, &m1_mean, &m2_mean, &m1_logsd, &m2_logsd}) v->assign(rows, 0.f);
-    for (auto* v : {&bias_mean, &bias_logsd, &bias_var, &m1_bias, &m2_bias, &m1_bias_logsd,
-                    &m2_bias_logsd})
+    for (auto* v : {&mean, &logsd, &var, &m1_mean, &m2_mean, &m1_logsd, &m2_logsd})
+      v->assign(rows, 0.f);
+    for (auto* v :
+         {&bias_mean, &bias_logsd, &bias_var, &m1_bias, &m2_bias, &m1_bias_logsd, &m2_bias_logsd})
       v->assign(n, 0.f);
     slot.assign(n, -1);
     count.assign(n, 0);
@@ -65,10 +68,12 @@ struct SideState {
 
   // Mean and variance rows of an extended index (entity, group prior or population).
   const float* mean_row(int32_t x) const {
-    return x < n ? &mean[static_cast<size_t>(x) * stride] : &prior_mean[static_cast<size_t>(x - n) * stride];
+    return x < n ? &mean[static_cast<size_t>(x) * stride]
+                 : &prior_mean[static_cast<size_t>(x - n) * stride];
   }
   const float* var_row(int32_t x) const {
-    return x < n ? &var[static_cast<size_t>(x) * stride] : &prior_var[static_cast<size_t>(x - n) * stride];
+    return x < n ? &var[static_cast<size_t>(x) * stride]
+                 : &prior_var[static_cast<size_t>(x - n) * stride];
   }
   float bias_mean_of(int32_t x) const { return x < n ? bias_mean[x] : prior_bias_mean[x - n]; }
   float bias_var_of(int32_t x) const { return x < n ? bias_var[x] : prior_bias_var[x - n]; }
@@ -76,7 +81,8 @@ struct SideState {
 };
 
 void load_side(SideState& s, const GuideBlock& g, const Groups& groups) {
-  if (g.rank > kMaxRank) throw Error("rank " + std::to_string(g.rank) + " exceeds the CPU backend's limit of 1024");
+  if (g.rank > kMaxRank)
+    throw Error("rank " + std::to_string(g.rank) + " exceeds the CPU backend's limit of 1024");
   s.resize_guide(g.n, g.rank);
   std::copy(g.mean.begin(), g.mean.end(), s.mean.begin());
   std::copy(g.logsd.begin(), g.logsd.end(), s.logsd.begin());
@@ -193,8 +199,8 @@ void adam_row(float* mean, float* logsd, float* var, float* m1m, float* m2m, flo
 // 3 FMAs per item and dimension, no horizontal sums.
 PPMF_MULTIVERSION
 void score_block(const float* m, const float* s2, int d, float base_mean, float base_var,
-                 const float* item_bias_mean, const float* item_bias_var, const float* n_t, const float* t2_t,
-                 size_t ld, size_t nj, float* mean, float* var) {
+                 const float* item_bias_mean, const float* item_bias_var, const float* n_t,
+                 const float* t2_t, size_t ld, size_t nj, float* mean, float* var) {
   // 16 items at a time, accumulated over all dimensions in registers.
   constexpr size_t kLanes = 16;
   for (size_t j0 = 0; j0 < nj; j0 += kLanes) {
@@ -364,7 +370,8 @@ class CpuBackend final : public Backend {
           const int32_t x = users[u];
           score_block(users_.mean_row(x), users_.var_row(x), d, mu0_ + users_.bias_mean_of(x),
                       sigma2_ + users_.bias_var_of(x), &items_.bias_mean[j0], &items_.bias_var[j0],
-                      &items_t_mean_[j0], &items_t_var_[j0], items, nj, &mean[u * items + j0], &var[u * items + j0]);
+                      &items_t_mean_[j0], &items_t_var_[j0], items, nj, &mean[u * items + j0],
+                      &var[u * items + j0]);
         }
       }
     }
@@ -380,7 +387,8 @@ class CpuBackend final : public Backend {
     for (int r = 0; r < std::max(1, repeats); ++r) {
       const auto t0 = std::chrono::steady_clock::now();
       accumulate_batch(begin, end);
-      seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      seconds.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       for (SideState* side : {&users_, &items_})
         for (int32_t row : side->touched) side->slot[row] = -1;
     }
@@ -397,7 +405,8 @@ class CpuBackend final : public Backend {
       const auto t0 = std::chrono::steady_clock::now();
 #pragma omp parallel for schedule(static) num_threads(threads_)
       for (long k = 0; k < static_cast<long>(n); ++k) b[k] = a[k] + static_cast<float>(rep);
-      const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double sec =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       best = std::max(best, 2.0 * n * sizeof(float) / sec);
     }
     volatile float sink = b[n / 2];
@@ -422,19 +431,20 @@ class CpuBackend final : public Backend {
   }
 
   double side_kl(const SideState& s) const {
-    const auto kl = chunked_sum<1>(static_cast<size_t>(s.n), threads_, [&](size_t b, size_t e, auto& acc) {
-      for (size_t i = b; i < e; ++i) {
-        if (s.count[i] == 0) continue;
-        const size_t g = static_cast<size_t>(s.group[i]);
-        for (int k = 0; k < s.d; ++k) {
-          const size_t at = i * s.stride + k;
-          acc[0] += math::kl_term(s.mean[at], s.logsd[at], s.prior_mean[g * s.stride + k],
-                                  s.prior_prec[g * s.stride + k]);
-        }
-        acc[0] += math::kl_term(s.bias_mean[i], s.bias_logsd[i], s.prior_bias_mean[g],
-                                s.prior_bias_prec[g]);
-      }
-    });
+    const auto kl =
+        chunked_sum<1>(static_cast<size_t>(s.n), threads_, [&](size_t b, size_t e, auto& acc) {
+          for (size_t i = b; i < e; ++i) {
+            if (s.count[i] == 0) continue;
+            const size_t g = static_cast<size_t>(s.group[i]);
+            for (int k = 0; k < s.d; ++k) {
+              const size_t at = i * s.stride + k;
+              acc[0] += math::kl_term(s.mean[at], s.logsd[at], s.prior_mean[g * s.stride + k],
+                                      s.prior_prec[g * s.stride + k]);
+            }
+            acc[0] += math::kl_term(s.bias_mean[i], s.bias_logsd[i], s.prior_bias_mean[g],
+                                    s.prior_bias_prec[g]);
+          }
+        });
     return kl[0];
   }
 
@@ -490,7 +500,8 @@ class CpuBackend final : public Backend {
     for (size_t sl = 0; sl < nt; ++sl) s.offsets[sl + 1] = s.offsets[sl] + s.occurrences[sl];
     s.order.resize(rows.size());
     s.cursor.assign(s.offsets.begin(), s.offsets.end() - 1);
-    for (size_t k = 0; k < rows.size(); ++k) s.order[s.cursor[s.slot_of_entry[k]]++] = static_cast<int32_t>(k);
+    for (size_t k = 0; k < rows.size(); ++k)
+      s.order[s.cursor[s.slot_of_entry[k]]++] = static_cast<int32_t>(k);
     s.g_mean.resize(nt * s.stride);
     s.g_logsd.resize(nt * s.stride);
     s.g_bias.resize(nt);
@@ -513,23 +524,27 @@ class CpuBackend final : public Backend {
 
   // The estimator's gradient of row `sl`: scale * (lik / sigma^2 + occurrences / c * d(-KL)),
   // into g_mean / g_logsd (rank floats) and the two bias gradients.
-  void row_gradient(const SideState& s, int32_t sl, float scale, float* g_mean, float* g_logsd, float& g_bias,
-                    float& g_bias_logsd) const {
+  void row_gradient(const SideState& s, int32_t sl, float scale, float* g_mean, float* g_logsd,
+                    float& g_bias, float& g_bias_logsd) const {
     const int32_t row = s.touched[sl];
     const size_t g = static_cast<size_t>(s.group[row]) * s.stride;
     const size_t at = static_cast<size_t>(row) * s.stride;
     const float lik = scale / sigma2_;
-    const float kl = scale * static_cast<float>(s.occurrences[sl]) / static_cast<float>(s.count[row]);
+    const float kl =
+        scale * static_cast<float>(s.occurrences[sl]) / static_cast<float>(s.count[row]);
     const float* lm = &s.g_mean[sl * s.stride];
     const float* lw = &s.g_logsd[sl * s.stride];
 #pragma omp simd
     for (int k = 0; k < s.d; ++k) {
-      g_mean[k] = lik * lm[k] + kl * math::kl_grad_mean(s.mean[at + k], s.prior_mean[g + k], s.prior_prec[g + k]);
+      g_mean[k] = lik * lm[k] +
+                  kl * math::kl_grad_mean(s.mean[at + k], s.prior_mean[g + k], s.prior_prec[g + k]);
       g_logsd[k] = lik * lw[k] + kl * math::kl_grad_logsd(s.var[at + k], s.prior_prec[g + k]);
     }
     const size_t gb = static_cast<size_t>(s.group[row]);
-    g_bias = lik * s.g_bias[sl] + kl * math::kl_grad_mean(s.bias_mean[row], s.prior_bias_mean[gb], s.prior_bias_prec[gb]);
-    g_bias_logsd = lik * s.g_bias_logsd[sl] + kl * math::kl_grad_logsd(s.bias_var[row], s.prior_bias_prec[gb]);
+    g_bias = lik * s.g_bias[sl] + kl * math::kl_grad_mean(s.bias_mean[row], s.prior_bias_mean[gb],
+                                                          s.prior_bias_prec[gb]);
+    g_bias_logsd =
+        lik * s.g_bias_logsd[sl] + kl * math::kl_grad_logsd(s.bias_var[row], s.prior_bias_prec[gb]);
   }
 
   void apply_adam(SideState& s, int32_t sl, float scale, const math::AdamStep& a) {
@@ -539,8 +554,8 @@ class CpuBackend final : public Backend {
     row_gradient(s, sl, scale, gm, gw, gb, gp);
     adam_row(&s.mean[at], &s.logsd[at], &s.var[at], &s.m1_mean[at], &s.m2_mean[at], &s.m1_logsd[at],
              &s.m2_logsd[at], gm, gw, s.d, a);
-    adam_row(&s.bias_mean[row], &s.bias_logsd[row], &s.bias_var[row], &s.m1_bias[row], &s.m2_bias[row],
-             &s.m1_bias_logsd[row], &s.m2_bias_logsd[row], &gb, &gp, 1, a);
+    adam_row(&s.bias_mean[row], &s.bias_logsd[row], &s.bias_var[row], &s.m1_bias[row],
+             &s.m2_bias[row], &s.m1_bias_logsd[row], &s.m2_bias_logsd[row], &gb, &gp, 1, a);
   }
 
   void export_gradient(SideState& s, float scale, GuideBlock& out) {
@@ -548,8 +563,8 @@ class CpuBackend final : public Backend {
     for (size_t sl = 0; sl < s.touched.size(); ++sl) {
       const int32_t row = s.touched[sl];
       const size_t at = static_cast<size_t>(row) * s.stride;
-      row_gradient(s, static_cast<int32_t>(sl), scale, &out.mean[at], &out.logsd[at], out.bias_mean[row],
-                   out.bias_logsd[row]);
+      row_gradient(s, static_cast<int32_t>(sl), scale, &out.mean[at], &out.logsd[at],
+                   out.bias_mean[row], out.bias_logsd[row]);
     }
     for (int32_t row : s.touched) s.slot[row] = -1;
   }
@@ -576,6 +591,8 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+std::unique_ptr<Backend> make_cpu_backend(int threads) {
+  return std::make_unique<CpuBackend>(threads);
+}
 
 }  // namespace ppmf

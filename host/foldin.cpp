@@ -1,8 +1,8 @@
 // Fold-in by exact Gaussian conditioning (CPU; the per-user solve is small and independent).
 //
-// With x = [u; alpha] and w_j = [n_j; 1], the expected log-likelihood of r_j under q(v_j), q(beta_j)
-// is quadratic in x: -1/(2 sigma^2) (x^T E[w w^T] x - 2 (r_j - mu0 - c_j) E[w]^T x) + const, where
-// E[w w^T] = [n n^T + diag(t^2), n; n^T, 1]. Adding a Gaussian prior gives precision
+// With x = [u; alpha] and w_j = [n_j; 1], the expected log-likelihood of r_j under q(v_j),
+// q(beta_j) is quadratic in x: -1/(2 sigma^2) (x^T E[w w^T] x - 2 (r_j - mu0 - c_j) E[w]^T x) +
+// const, where E[w w^T] = [n n^T + diag(t^2), n; n^T, 1]. Adding a Gaussian prior gives precision
 // P = diag(prior_prec) + sigma^-2 sum_j E[w_j w_j^T] and mean P^-1 (diag(prior_prec) prior_mean +
 // sigma^-2 sum_j (r_j - mu0 - c_j) E[w_j]).
 #include "ppmf/foldin.hpp"
@@ -52,7 +52,8 @@ void cholesky_solve(const std::vector<double>& l, int n, double* b) {
 
 }  // namespace
 
-void user_prior(const Model& model, int group, std::vector<double>& mean, std::vector<double>& prec) {
+void user_prior(const Model& model, int group, std::vector<double>& mean,
+                std::vector<double>& prec) {
   const int d = model.rank();
   const PriorBlock& p = model.user_prior;
   mean.assign(d + 1, 0.0);
@@ -77,8 +78,8 @@ void user_prior(const Model& model, int group, std::vector<double>& mean, std::v
   prec[d] = 1.0 / bv;
 }
 
-FoldInResult fold_in_user(const Model& model, const History& h, const double* prior_mean, const double* prior_prec,
-                          bool want_covariance) {
+FoldInResult fold_in_user(const Model& model, const History& h, const double* prior_mean,
+                          const double* prior_prec, bool want_covariance) {
   const int d = model.rank(), n = d + 1;
   const GuideBlock& V = model.V;
   const double inv_s2 = 1.0 / model.sigma2;
@@ -104,7 +105,8 @@ FoldInResult fold_in_user(const Model& model, const History& h, const double* pr
   }
   for (int r = 0; r < n; ++r)
     for (int c = r + 1; c < n; ++c) P[r * n + c] = P[c * n + r];
-  if (!cholesky(P, n)) throw Error("fold-in: posterior precision is not positive definite (check the model's priors)");
+  if (!cholesky(P, n))
+    throw Error("fold-in: posterior precision is not positive definite (check the model's priors)");
   FoldInResult out;
   out.mean = b;
   cholesky_solve(P, n, out.mean.data());
@@ -134,13 +136,15 @@ FoldInResult fold_in_user(const Model& model, const History& h, const double* pr
   return out;
 }
 
-FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* user_groups, int threads) {
+FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* user_groups,
+                           int threads) {
   const int d = model.rank();
   FoldInReport report;
   // Each table user's entries, with items resolved against the model.
   std::vector<History> histories(table.users.size());
   std::vector<int32_t> item_index(table.items.size());
-  for (size_t j = 0; j < table.items.size(); ++j) item_index[j] = model.items.find(table.items.name(static_cast<int32_t>(j)));
+  for (size_t j = 0; j < table.items.size(); ++j)
+    item_index[j] = model.items.find(table.items.name(static_cast<int32_t>(j)));
   for (size_t e = 0; e < table.size(); ++e) {
     const int32_t j = item_index[table.item[e]];
     if (j < 0) {
@@ -148,7 +152,8 @@ FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* 
       continue;
     }
     histories[table.user[e]].items.push_back(j);
-    histories[table.user[e]].values.push_back(to_model_scale(table.value[e], model.config.transform));
+    histories[table.user[e]].values.push_back(
+        to_model_scale(table.value[e], model.config.transform));
     ++report.entries_used;
   }
   // The model row of every table user: existing, or appended to its group (see ensure_group).
@@ -160,8 +165,10 @@ FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* 
     if (at < 0) {
       int group = 0;
       if (model.user_groups.from_file) {
-        const auto it = user_groups ? user_groups->find(std::string(id)) : GroupFile::const_iterator{};
-        group = ensure_group(model, true, user_groups && it != user_groups->end() ? it->second : "default");
+        const auto it =
+            user_groups ? user_groups->find(std::string(id)) : GroupFile::const_iterator{};
+        group = ensure_group(model, true,
+                             user_groups && it != user_groups->end() ? it->second : "default");
       }
       at = model.users.insert(id);
       model.user_groups.of.push_back(group);
@@ -181,7 +188,8 @@ FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* 
   U.bias_mean.resize(U.n, 0.f);
   U.bias_logsd.resize(U.n, 0.f);
 
-#pragma omp parallel for schedule(dynamic, 64) num_threads(threads > 0 ? threads : omp_get_max_threads())
+#pragma omp parallel for schedule(dynamic, 64) \
+    num_threads(threads > 0 ? threads : omp_get_max_threads())
   for (long u = 0; u < static_cast<long>(row.size()); ++u) {
     if (!is_new[u] && histories[u].items.empty()) continue;
     const int32_t i = row[u];
@@ -201,7 +209,8 @@ FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* 
     const FoldInResult post = fold_in_user(model, histories[u], mean.data(), prec.data());
     for (int k = 0; k < d; ++k) {
       U.mean[static_cast<size_t>(i) * U.stride + k] = static_cast<float>(post.mean[k]);
-      U.logsd[static_cast<size_t>(i) * U.stride + k] = static_cast<float>(0.5 * std::log(post.var[k]));
+      U.logsd[static_cast<size_t>(i) * U.stride + k] =
+          static_cast<float>(0.5 * std::log(post.var[k]));
     }
     U.bias_mean[i] = static_cast<float>(post.mean[d]);
     U.bias_logsd[i] = static_cast<float>(0.5 * std::log(post.var[d]));

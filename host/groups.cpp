@@ -30,9 +30,12 @@ Groups make_groups(const IdMap& ids, const GroupFile* file) {
 
 const char* to_string(Source s) {
   switch (s) {
-    case Source::kTrained: return "trained";
-    case Source::kGroup: return "group";
-    default: return "population";
+    case Source::kTrained:
+      return "trained";
+    case Source::kGroup:
+      return "group";
+    default:
+      return "population";
   }
 }
 
@@ -63,9 +66,11 @@ ResolvedPairs resolve_pairs(const Model& model, const Ratings& table, const Grou
   // Resolve each distinct id of the table once, then map the entries.
   std::vector<Resolved> users(table.users.size()), items(table.items.size());
   for (size_t u = 0; u < users.size(); ++u)
-    users[u] = resolve_one(model, Side::kUsers, table.users.name(static_cast<int32_t>(u)), user_groups);
+    users[u] =
+        resolve_one(model, Side::kUsers, table.users.name(static_cast<int32_t>(u)), user_groups);
   for (size_t i = 0; i < items.size(); ++i)
-    items[i] = resolve_one(model, Side::kItems, table.items.name(static_cast<int32_t>(i)), item_groups);
+    items[i] =
+        resolve_one(model, Side::kItems, table.items.name(static_cast<int32_t>(i)), item_groups);
   ResolvedPairs out;
   out.index.resize(table.size());
   out.source.resize(table.size());

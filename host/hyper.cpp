@@ -55,7 +55,8 @@ void update_dim(const std::vector<DimView>& sums, const ModelConfig& c, int iter
 
 }  // namespace
 
-void update_prior(const GroupMoments& mom, const ModelConfig& config, int iters, PriorBlock& prior) {
+void update_prior(const GroupMoments& mom, const ModelConfig& config, int iters,
+                  PriorBlock& prior) {
   if (mom.n_groups != prior.n_groups || mom.rank != prior.rank)
     throw Error("group moments do not match the prior's shape");
   if (config.prec_a0 < 1.0f || config.prec_b0 <= 0.0f || config.tau <= 0.0f)
@@ -67,11 +68,13 @@ void update_prior(const GroupMoments& mom, const ModelConfig& config, int iters,
       const size_t at = static_cast<size_t>(g) * d + k;
       sums[g] = {mom.count[g], mom.sum_mean[at], mom.sum_sq_mean[at], mom.sum_var[at]};
     }
-    update_dim(sums, config, iters, prior.mean.data() + k, prior.prec.data() + k, d, prior.pop_mean[k]);
+    update_dim(sums, config, iters, prior.mean.data() + k, prior.prec.data() + k, d,
+               prior.pop_mean[k]);
   }
   for (int g = 0; g < G; ++g)
     sums[g] = {mom.count[g], mom.bias_sum[g], mom.bias_sum_sq[g], mom.bias_sum_var[g]};
-  update_dim(sums, config, iters, prior.bias_mean.data(), prior.bias_prec.data(), 1, prior.pop_bias_mean);
+  update_dim(sums, config, iters, prior.bias_mean.data(), prior.bias_prec.data(), 1,
+             prior.pop_bias_mean);
 }
 
 double update_noise(double sse_expected, size_t n, const ModelConfig& c) {
@@ -80,7 +83,8 @@ double update_noise(double sse_expected, size_t n, const ModelConfig& c) {
   return (c.noise_b + 0.5 * sse_expected) / denom;
 }
 
-double prior_objective(const GroupMoments& mom, const ModelConfig& c, const PriorBlock& prior, int dim) {
+double prior_objective(const GroupMoments& mom, const ModelConfig& c, const PriorBlock& prior,
+                       int dim) {
   const bool bias = dim < 0;
   const double inv_tau2 = 1.0 / (static_cast<double>(c.tau) * c.tau);
   double total = 0;
@@ -94,9 +98,9 @@ double prior_objective(const GroupMoments& mom, const ModelConfig& c, const Prio
     const double L = bias ? prior.bias_prec[g] : prior.prec[at];
     const double M0 = bias ? prior.pop_bias_mean : prior.pop_mean[dim];
     const double spread = s2 - 2 * M * s1 + n * M * M + sv;
-    total += 0.5 * n * std::log(L) - 0.5 * L * spread;          // E_q log N(u | M, 1/L) + const
-    total += -0.5 * (M - M0) * (M - M0) * inv_tau2;              // log N(M | M_0, tau^2) + const
-    total += (c.prec_a0 - 1.0) * std::log(L) - c.prec_b0 * L;   // log Gamma(L | a0, b0) + const
+    total += 0.5 * n * std::log(L) - 0.5 * L * spread;         // E_q log N(u | M, 1/L) + const
+    total += -0.5 * (M - M0) * (M - M0) * inv_tau2;            // log N(M | M_0, tau^2) + const
+    total += (c.prec_a0 - 1.0) * std::log(L) - c.prec_b0 * L;  // log Gamma(L | a0, b0) + const
   }
   return total;
 }

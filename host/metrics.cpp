@@ -42,7 +42,8 @@ int history_bucket(int32_t c) {
   return 5;
 }
 
-EvalReport evaluate(const Model& model, const std::vector<float>& observed, const Predictions& pred) {
+EvalReport evaluate(const Model& model, const std::vector<float>& observed,
+                    const Predictions& pred) {
   MetricSums all;
   std::vector<MetricSums> by(history_bucket_names().size());
   for (size_t k = 0; k < observed.size(); ++k) {
@@ -63,17 +64,19 @@ namespace {
 std::string row(const std::string& name, const Metrics& m) {
   char buf[160];
   if (m.n == 0) {
-    std::snprintf(buf, sizeof buf, "%-10s %10d %8s %8s %8s %8s\n", name.c_str(), 0, "-", "-", "-", "-");
+    std::snprintf(buf, sizeof buf, "%-10s %10d %8s %8s %8s %8s\n", name.c_str(), 0, "-", "-", "-",
+                  "-");
   } else {
-    std::snprintf(buf, sizeof buf, "%-10s %10zu %8.4f %8.4f %8.4f %8.3f\n", name.c_str(), m.n, m.rmse,
-                  m.mae, m.nll, m.coverage90);
+    std::snprintf(buf, sizeof buf, "%-10s %10zu %8.4f %8.4f %8.4f %8.3f\n", name.c_str(), m.n,
+                  m.rmse, m.mae, m.nll, m.coverage90);
   }
   return buf;
 }
 
 std::string json_metrics(const Metrics& m) {
   char buf[200];
-  std::snprintf(buf, sizeof buf, "{\"n\": %zu, \"rmse\": %.6g, \"mae\": %.6g, \"nll\": %.6g, \"coverage90\": %.6g}",
+  std::snprintf(buf, sizeof buf,
+                "{\"n\": %zu, \"rmse\": %.6g, \"mae\": %.6g, \"nll\": %.6g, \"coverage90\": %.6g}",
                 m.n, m.rmse, m.mae, m.nll, m.coverage90);
   return buf;
 }
@@ -83,8 +86,8 @@ std::string json_metrics(const Metrics& m) {
 std::string format_report_table(const EvalReport& r) {
   std::string out;
   char head[160];
-  std::snprintf(head, sizeof head, "%-10s %10s %8s %8s %8s %8s\n", "history", "entries", "rmse", "mae",
-                "nll", "cover90");
+  std::snprintf(head, sizeof head, "%-10s %10s %8s %8s %8s %8s\n", "history", "entries", "rmse",
+                "mae", "nll", "cover90");
   out += head;
   out += row("all", r.overall);
   for (size_t b = 0; b < r.buckets.size(); ++b) out += row(r.bucket_names[b], r.buckets[b]);

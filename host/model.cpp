@@ -14,7 +14,9 @@ Transform parse_transform(const std::string& s) {
   throw Error("unknown --transform '" + s + "' (expected none|log1p)");
 }
 
-const char* to_string(Transform t) { return t == Transform::kLog1p ? "log1p" : "none"; }
+const char* to_string(Transform t) {
+  return t == Transform::kLog1p ? "log1p" : "none";
+}
 
 void GuideBlock::resize(int count, int d) {
   n = count;
@@ -99,7 +101,8 @@ void GroupMoments::reset(int groups, int d) {
   n_groups = groups;
   rank = d;
   count.assign(groups, 0.0);
-  for (auto* v : {&sum_mean, &sum_sq_mean, &sum_var}) v->assign(static_cast<size_t>(groups) * d, 0.0);
+  for (auto* v : {&sum_mean, &sum_sq_mean, &sum_var})
+    v->assign(static_cast<size_t>(groups) * d, 0.0);
   for (auto* v : {&bias_sum, &bias_sum_sq, &bias_sum_var}) v->assign(groups, 0.0);
 }
 

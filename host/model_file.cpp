@@ -209,7 +209,9 @@ void put_model(Writer& w, const Model& m) {
   throw Error(path + ": cannot write model: " + std::strerror(err));
 }
 
-int last_error() { return errno != 0 ? errno : EIO; }
+int last_error() {
+  return errno != 0 ? errno : EIO;
+}
 
 // Temp file + fsync + rename + directory fsync: a crash leaves either the old file or the new one.
 void write_atomically(const std::string& path, std::string_view data) {
@@ -229,7 +231,9 @@ void write_atomically(const std::string& path, std::string_view data) {
   }
 
   const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) write_failed(path, last_error());
   // EINVAL: the file system cannot sync directories; the rename is as durable as it allows.
@@ -437,7 +441,8 @@ Model decode(std::string_view payload) {
       !std::is_sorted(m.seen_offsets.begin(), m.seen_offsets.end()))
     throw Corrupt("seen lists do not match the users");
   for (int32_t j : m.seen_items)
-    if (j < 0 || static_cast<size_t>(j) >= m.items.size()) throw Corrupt("seen list names item " + std::to_string(j));
+    if (j < 0 || static_cast<size_t>(j) >= m.items.size())
+      throw Corrupt("seen list names item " + std::to_string(j));
   return m;
 }
 

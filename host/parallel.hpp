@@ -1,6 +1,6 @@
 // Deterministic parallel reductions: the range is cut into fixed chunks (independent of the thread
-// count), chunk partials are computed in parallel and summed in chunk order, so the same inputs give
-// the same bits with 1 or 16 threads.
+// count), chunk partials are computed in parallel and summed in chunk order, so the same inputs
+// give the same bits with 1 or 16 threads.
 #pragma once
 
 #include <omp.h>

@@ -7,7 +7,8 @@ namespace ppmf {
 
 float to_model_scale(float raw, Transform t) {
   if (t == Transform::kNone) return raw;
-  if (!(raw > -1.0f)) throw Error("value " + std::to_string(raw) + " is out of range for log1p (needs > -1)");
+  if (!(raw > -1.0f))
+    throw Error("value " + std::to_string(raw) + " is out of range for log1p (needs > -1)");
   return std::log1p(raw);
 }
 
@@ -28,7 +29,8 @@ Predictions predict_table(Backend& backend, const Model& model, const Ratings& t
   Predictions p;
   p.mean.resize(table.size());
   p.var.resize(table.size());
-  if (table.size() > 0) backend.predict(resolved.index.data(), table.size(), p.mean.data(), p.var.data());
+  if (table.size() > 0)
+    backend.predict(resolved.index.data(), table.size(), p.mean.data(), p.var.data());
   p.source = std::move(resolved.source);
   p.user_index.resize(table.size());
   for (size_t k = 0; k < table.size(); ++k) p.user_index[k] = resolved.index[k].user;

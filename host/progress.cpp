@@ -8,13 +8,17 @@
 namespace ppmf {
 
 ProgressBar::ProgressBar(size_t total, bool enabled, std::string label)
-    : total_(total), enabled_(enabled && isatty(STDERR_FILENO) == 1), label_(std::move(label)),
-      start_(std::chrono::steady_clock::now()), last_(start_) {}
+    : total_(total),
+      enabled_(enabled && isatty(STDERR_FILENO) == 1),
+      label_(std::move(label)),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_) {}
 
 void ProgressBar::update(size_t done) {
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
-  if (now - start_ < std::chrono::seconds(1) || now - last_ < std::chrono::milliseconds(100)) return;
+  if (now - start_ < std::chrono::seconds(1) || now - last_ < std::chrono::milliseconds(100))
+    return;
   last_ = now;
   constexpr int kWidth = 40;
   const int filled = static_cast<int>(kWidth * done / (total_ ? total_ : 1));

@@ -18,7 +18,8 @@ void RankingSums::add(const std::vector<int32_t>& ranked, const std::vector<int3
       dcg += 1.0 / std::log2(static_cast<double>(r) + 2.0);
     }
   }
-  for (size_t r = 0; r < relevant.size() && r < static_cast<size_t>(k); ++r) ideal += 1.0 / std::log2(static_cast<double>(r) + 2.0);
+  for (size_t r = 0; r < relevant.size() && r < static_cast<size_t>(k); ++r)
+    ideal += 1.0 / std::log2(static_cast<double>(r) + 2.0);
   ++users;
   precision += static_cast<double>(hits) / k;
   recall += static_cast<double>(hits) / static_cast<double>(relevant.size());
@@ -36,7 +37,8 @@ RankingMetrics RankingSums::finish() const {
   return m;
 }
 
-RankingMetrics rank_and_score(Backend& backend, const Model& model, const std::vector<int32_t>& users,
+RankingMetrics rank_and_score(Backend& backend, const Model& model,
+                              const std::vector<int32_t>& users,
                               const std::vector<std::vector<int32_t>>& exclude,
                               const std::vector<std::vector<int32_t>>& relevant, int k) {
   RecommendOptions opt;

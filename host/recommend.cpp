@@ -21,7 +21,8 @@ std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model
                                                    const std::vector<std::vector<int32_t>>& seen,
                                                    const RecommendOptions& opt) {
   if (opt.k < 1) throw Error("--k must be at least 1");
-  if (!opt.include_seen && seen.size() != users.size()) throw Error("recommend: one seen list per user is needed");
+  if (!opt.include_seen && seen.size() != users.size())
+    throw Error("recommend: one seen list per user is needed");
   const size_t items = static_cast<size_t>(model.V.n);
   std::vector<int32_t> candidates = opt.candidates;
   if (candidates.empty()) {
@@ -30,7 +31,8 @@ std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model
   }
   std::vector<std::vector<Recommendation>> out(users.size());
   // Blocks bound the dense score buffer to about 64 MB whatever the catalog size.
-  const size_t block = std::max<size_t>(1, std::min<size_t>(1024, (size_t{8} << 20) / std::max<size_t>(items, 1)));
+  const size_t block =
+      std::max<size_t>(1, std::min<size_t>(1024, (size_t{8} << 20) / std::max<size_t>(items, 1)));
   std::vector<float> mean, var;
   for (size_t b0 = 0; b0 < users.size(); b0 += block) {
     const size_t b1 = std::min(users.size(), b0 + block);
@@ -58,7 +60,8 @@ std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model
       if (!opt.include_seen)
         for (int32_t j : seen[u]) score[j] = -INFINITY;
       // Top k by a min-heap on (score, -item): one comparison per item once the heap is full.
-      const auto better = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+      const auto better = [](const std::pair<float, int32_t>& a,
+                             const std::pair<float, int32_t>& b) {
         return a.first > b.first || (a.first == b.first && a.second < b.second);
       };
       thread_local std::vector<std::pair<float, int32_t>> heap;

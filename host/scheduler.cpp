@@ -24,7 +24,8 @@ std::vector<size_t> batch_boundaries(size_t n, size_t batch_size) {
 
 Model init_model(const Ratings& train, const std::vector<float>& values, const ModelConfig& config,
                  const GroupFile* user_groups, const GroupFile* item_groups, uint64_t seed) {
-  if (config.rank < 0 || config.rank > 1024) throw Error("--rank must be between 0 (biases only) and 1024");
+  if (config.rank < 0 || config.rank > 1024)
+    throw Error("--rank must be between 0 (biases only) and 1024");
   if (train.size() == 0) throw Error("no training entries");
   Model m;
   m.config = config;
@@ -72,8 +73,10 @@ void carry_priors(const PriorBlock& old, const Groups& old_groups, float tau, Pr
   for (int g = 0; g < fresh.n_groups; ++g) {
     const int o = old_groups.find(fresh_groups.names[g]);
     for (int k = 0; k < d; ++k) {
-      fresh.mean[static_cast<size_t>(g) * d + k] = o >= 0 ? old.mean[static_cast<size_t>(o) * d + k] : pop_mean[k];
-      fresh.prec[static_cast<size_t>(g) * d + k] = o >= 0 ? old.prec[static_cast<size_t>(o) * d + k] : 1.0f / pop_var[k];
+      fresh.mean[static_cast<size_t>(g) * d + k] =
+          o >= 0 ? old.mean[static_cast<size_t>(o) * d + k] : pop_mean[k];
+      fresh.prec[static_cast<size_t>(g) * d + k] =
+          o >= 0 ? old.prec[static_cast<size_t>(o) * d + k] : 1.0f / pop_var[k];
     }
     fresh.bias_mean[g] = o >= 0 ? old.bias_mean[o] : pop_bias_mean;
     fresh.bias_prec[g] = o >= 0 ? old.bias_prec[o] : 1.0f / pop_bias_var;
@@ -83,15 +86,16 @@ void carry_priors(const PriorBlock& old, const Groups& old_groups, float tau, Pr
 }
 
 // Known ids take their old posterior; new ones their (already carried) group prior.
-void carry_guide(const GuideBlock& old, const IdMap& old_ids, GuideBlock& fresh, const IdMap& fresh_ids,
-                 const PriorBlock& prior, const Groups& groups) {
+void carry_guide(const GuideBlock& old, const IdMap& old_ids, GuideBlock& fresh,
+                 const IdMap& fresh_ids, const PriorBlock& prior, const Groups& groups) {
   const int d = fresh.rank;
   for (int i = 0; i < fresh.n; ++i) {
     const int32_t o = old_ids.find(fresh_ids.name(i));
     const size_t at = static_cast<size_t>(i) * fresh.stride;
     const size_t g = static_cast<size_t>(groups.of[i]);
     for (int k = 0; k < d; ++k) {
-      fresh.mean[at + k] = o >= 0 ? old.mean[static_cast<size_t>(o) * old.stride + k] : prior.mean[g * d + k];
+      fresh.mean[at + k] =
+          o >= 0 ? old.mean[static_cast<size_t>(o) * old.stride + k] : prior.mean[g * d + k];
       fresh.logsd[at + k] = o >= 0 ? old.logsd[static_cast<size_t>(o) * old.stride + k]
                                    : -0.5f * std::log(prior.prec[g * d + k]);
     }
@@ -119,8 +123,10 @@ void log_epoch(const EpochMetrics& e) {
                  e.epoch, e.elbo_per_entry, e.train_rmse, e.test_rmse, e.test_nll, e.sigma,
                  e.entries_per_s / 1e6, e.seconds);
   } else {
-    std::fprintf(stderr, "epoch %3d  elbo/entry %9.4f  train_rmse %.4f  sigma %.4f  %6.2fM entries/s  %.2fs\n",
-                 e.epoch, e.elbo_per_entry, e.train_rmse, e.sigma, e.entries_per_s / 1e6, e.seconds);
+    std::fprintf(
+        stderr,
+        "epoch %3d  elbo/entry %9.4f  train_rmse %.4f  sigma %.4f  %6.2fM entries/s  %.2fs\n",
+        e.epoch, e.elbo_per_entry, e.train_rmse, e.sigma, e.entries_per_s / 1e6, e.seconds);
   }
 }
 
@@ -128,20 +134,23 @@ void log_epoch(const EpochMetrics& e) {
 
 void warm_start_from(const Model& old, Model& fresh) {
   if (old.rank() != fresh.rank())
-    throw Error("--warm-start: the old model has rank " + std::to_string(old.rank()) + ", this run asks for " +
-                std::to_string(fresh.rank()));
+    throw Error("--warm-start: the old model has rank " + std::to_string(old.rank()) +
+                ", this run asks for " + std::to_string(fresh.rank()));
   if (old.config.transform != fresh.config.transform)
-    throw Error(std::string("--warm-start: the old model used --transform ") + to_string(old.config.transform));
+    throw Error(std::string("--warm-start: the old model used --transform ") +
+                to_string(old.config.transform));
   fresh.mu0 = old.mu0;  // keeps the old biases meaningful
   fresh.sigma2 = old.sigma2;
-  carry_priors(old.user_prior, old.user_groups, old.config.tau, fresh.user_prior, fresh.user_groups);
-  carry_priors(old.item_prior, old.item_groups, old.config.tau, fresh.item_prior, fresh.item_groups);
+  carry_priors(old.user_prior, old.user_groups, old.config.tau, fresh.user_prior,
+               fresh.user_groups);
+  carry_priors(old.item_prior, old.item_groups, old.config.tau, fresh.item_prior,
+               fresh.item_groups);
   carry_guide(old.U, old.users, fresh.U, fresh.users, fresh.user_prior, fresh.user_groups);
   carry_guide(old.V, old.items, fresh.V, fresh.items, fresh.item_prior, fresh.item_groups);
 }
 
-Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig& tc, Backend& backend,
-            const EpochCallback& on_epoch) {
+Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig& tc,
+            Backend& backend, const EpochCallback& on_epoch) {
   if (in.train == nullptr) throw Error("no training data");
   if (tc.epochs < 1) throw Error("--epochs must be at least 1");
   if (!(tc.lr > 0)) throw Error("--lr must be positive");
@@ -219,7 +228,8 @@ Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig&
     if (!tc.quiet) log_epoch(em);
     if (on_epoch) on_epoch(em);
     if (!std::isfinite(em.elbo_per_entry))
-      throw Error("training diverged at epoch " + std::to_string(epoch) + " (non-finite ELBO); try a smaller --lr");
+      throw Error("training diverged at epoch " + std::to_string(epoch) +
+                  " (non-finite ELBO); try a smaller --lr");
 
     lr *= tc.lr_decay;
     if (!em.has_test) continue;
@@ -229,10 +239,12 @@ Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig&
       model.best_epoch = epoch;
       backend.store_guide(model);
       best = model;
-    } else if (tc.patience > 0 && (!config.pool || epoch > pool_warmup) && ++since_best >= tc.patience) {
+    } else if (tc.patience > 0 && (!config.pool || epoch > pool_warmup) &&
+               ++since_best >= tc.patience) {
       // Patience starts with pooling: held-out NLL may rise under the warm-up's fixed prior.
       if (!tc.quiet)
-        std::fprintf(stderr, "early stop: held-out NLL has not improved for %d epochs; keeping epoch %d\n",
+        std::fprintf(stderr,
+                     "early stop: held-out NLL has not improved for %d epochs; keeping epoch %d\n",
                      tc.patience, model.best_epoch);
       break;
     }

@@ -16,7 +16,8 @@ Split split_random(const Ratings& all, double test_frac, uint64_t seed) {
   std::iota(order.begin(), order.end(), size_t{0});
   Rng rng(seed);
   for (size_t k = order.size(); k > 1; --k) std::swap(order[k - 1], order[rng.below(k)]);
-  const size_t n_test = static_cast<size_t>(std::llround(test_frac * static_cast<double>(all.size())));
+  const size_t n_test =
+      static_cast<size_t>(std::llround(test_frac * static_cast<double>(all.size())));
   std::vector<size_t> test(order.begin(), order.begin() + n_test);
   std::vector<size_t> train(order.begin() + n_test, order.end());
   // Keep file order inside each part, so a split is easy to diff against its source.
@@ -29,7 +30,12 @@ void write_ratings_csv(const Ratings& r, const std::string& path) {
   CsvWriter w(path);
   w.write("user,item,value\n");
   for (size_t k = 0; k < r.size(); ++k) {
-    w.field(r.users.name(r.user[k])).sep().field(r.items.name(r.item[k])).sep().number(r.value[k]).end_line();
+    w.field(r.users.name(r.user[k]))
+        .sep()
+        .field(r.items.name(r.item[k]))
+        .sep()
+        .number(r.value[k])
+        .end_line();
   }
   w.close();
 }

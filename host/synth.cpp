@@ -18,7 +18,8 @@ namespace {
 
 std::string padded_id(char prefix, int i, int width) {
   std::string digits = std::to_string(i);
-  return std::string(1, prefix) + std::string(std::max(0, width - static_cast<int>(digits.size())), '0') + digits;
+  return std::string(1, prefix) +
+         std::string(std::max(0, width - static_cast<int>(digits.size())), '0') + digits;
 }
 
 // Views per user: new users 1-3, heavy users log-normal around 150, the rest geometric around 12.
@@ -39,7 +40,8 @@ SynthData generate_synth(const SynthConfig& c) {
   const int d = c.rank;
   // Group-level parameters: channels and genres differ in mean taste and engagement.
   const double factor_sd = 0.45, group_sd = 0.35, bias_sd = 0.4;
-  std::vector<double> channel_mean(static_cast<size_t>(c.channels) * d), genre_mean(static_cast<size_t>(c.genres) * d);
+  std::vector<double> channel_mean(static_cast<size_t>(c.channels) * d),
+      genre_mean(static_cast<size_t>(c.genres) * d);
   std::vector<double> channel_bias(c.channels), genre_bias(c.genres);
   for (auto& x : channel_mean) x = group_sd * rng.normal();
   for (auto& x : genre_mean) x = group_sd * rng.normal();
@@ -53,11 +55,13 @@ SynthData generate_synth(const SynthConfig& c) {
   for (int i = 0; i < c.users; ++i) {
     const std::string id = padded_id('u', i, 7);
     // Channels differ in size: the first ones bring most users.
-    user_channel[i] = std::min(c.channels - 1, static_cast<int>(-std::log(1.0 - rng.uniform()) * c.channels / 3.0));
+    user_channel[i] = std::min(c.channels - 1,
+                               static_cast<int>(-std::log(1.0 - rng.uniform()) * c.channels / 3.0));
     out.ratings.users.insert(id);
     out.user_groups[id] = padded_id('c', user_channel[i], 2);
     for (int k = 0; k < d; ++k)
-      U[static_cast<size_t>(i) * d + k] = channel_mean[static_cast<size_t>(user_channel[i]) * d + k] + factor_sd * rng.normal();
+      U[static_cast<size_t>(i) * d + k] =
+          channel_mean[static_cast<size_t>(user_channel[i]) * d + k] + factor_sd * rng.normal();
     alpha[i] = channel_bias[user_channel[i]] + bias_sd * rng.normal();
   }
   // Popularity: a random permutation of ranks, weight 1/rank^s; popular videos are a bit better.
@@ -72,7 +76,8 @@ SynthData generate_synth(const SynthConfig& c) {
     out.ratings.items.insert(id);
     out.item_groups[id] = padded_id('g', item_genre[j], 2);
     for (int k = 0; k < d; ++k)
-      V[static_cast<size_t>(j) * d + k] = genre_mean[static_cast<size_t>(item_genre[j]) * d + k] + factor_sd * rng.normal();
+      V[static_cast<size_t>(j) * d + k] =
+          genre_mean[static_cast<size_t>(item_genre[j]) * d + k] + factor_sd * rng.normal();
     beta[j] = genre_bias[item_genre[j]] + bias_sd * rng.normal() - 0.1 * std::log(pop_rank[j]);
     total += 1.0 / std::pow(pop_rank[j], c.popularity_exponent);
     cumulative[j] = total;
@@ -85,11 +90,15 @@ SynthData generate_synth(const SynthConfig& c) {
     for (int v = 0; v < views; ++v) {
       int j;
       do {
-        j = static_cast<int>(std::lower_bound(cumulative.begin(), cumulative.end(), rng.uniform() * total) - cumulative.begin());
+        j = static_cast<int>(
+            std::lower_bound(cumulative.begin(), cumulative.end(), rng.uniform() * total) -
+            cumulative.begin());
         j = std::min(j, c.items - 1);
       } while (!seen.insert(j).second);
       double mean = mu0 + alpha[i] + beta[j];
-      for (int k = 0; k < d; ++k) mean += U[static_cast<size_t>(i) * d + k] * V[static_cast<size_t>(j) * d + k] / std::sqrt(d);
+      for (int k = 0; k < d; ++k)
+        mean +=
+            U[static_cast<size_t>(i) * d + k] * V[static_cast<size_t>(j) * d + k] / std::sqrt(d);
       const double y = mean + c.noise_sd * rng.normal();
       const double minutes = std::round(std::max(0.0, std::expm1(y)) * 10.0) / 10.0;
       out.ratings.push(i, j, static_cast<float>(minutes));
@@ -107,14 +116,24 @@ void write_synth(const SynthData& data, const std::string& dir) {
     CsvWriter w(dir + "/ratings.csv");
     w.write("user,video,minutes\n");
     for (size_t k = 0; k < r.size(); ++k)
-      w.field(r.users.name(r.user[k])).sep().field(r.items.name(r.item[k])).sep().number(r.value[k]).end_line();
+      w.field(r.users.name(r.user[k]))
+          .sep()
+          .field(r.items.name(r.item[k]))
+          .sep()
+          .number(r.value[k])
+          .end_line();
     w.close();
   }
   {
     CsvWriter w(dir + "/truth.csv");
     w.write("user,video,true_mean_log1p\n");
     for (size_t k = 0; k < r.size(); ++k)
-      w.field(r.users.name(r.user[k])).sep().field(r.items.name(r.item[k])).sep().number(data.true_mean[k]).end_line();
+      w.field(r.users.name(r.user[k]))
+          .sep()
+          .field(r.items.name(r.item[k]))
+          .sep()
+          .number(data.true_mean[k])
+          .end_line();
     w.close();
   }
   // Group files in id order, so the output is reproducible byte for byte.

@@ -10,8 +10,6 @@
 //   group_moments()   segmented reduction over members sorted by group (pooling.cuh);
 //   predict / score   lane-group kernel / cuBLAS SGEMM (scoring.cuh).
 // Everything runs on one stream of the backend's own; results come back with synchronous copies.
-#include "cuda_backend.hpp"
-
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cusparse.h>
@@ -24,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_backend.hpp"
 #include "cuda_check.cuh"
 #include "device_buffer.cuh"
 #include "device_side.cuh"
@@ -41,7 +40,9 @@ using cuda::DeviceBuffer;
 using cuda::DeviceSide;
 
 constexpr size_t kAlign = 256;
-size_t align_up(size_t b) { return (b + kAlign - 1) / kAlign * kAlign; }
+size_t align_up(size_t b) {
+  return (b + kAlign - 1) / kAlign * kAlign;
+}
 
 std::string gigabytes(size_t bytes) {
   char buf[32];
@@ -51,7 +52,8 @@ std::string gigabytes(size_t bytes) {
 
 // Stable counting sort of `order` by key[order[k]] (keys in [0, buckets)); offsets gets the CSR row
 // pointers (buckets + 1).
-std::vector<int32_t> counting_sort(const std::vector<int32_t>& order, const std::vector<int32_t>& key, int buckets,
+std::vector<int32_t> counting_sort(const std::vector<int32_t>& order,
+                                   const std::vector<int32_t>& key, int buckets,
                                    std::vector<int32_t>& offsets) {
   offsets.assign(static_cast<size_t>(buckets) + 1, 0);
   for (int32_t e : order) ++offsets[static_cast<size_t>(key[e]) + 1];
@@ -89,14 +91,17 @@ class CudaBackend final : public Backend {
     destroy_handles();
   }
 
-  std::string name() const override { return "cuda:" + std::to_string(device_) + " (" + gpu_name_ + ")"; }
+  std::string name() const override {
+    return "cuda:" + std::to_string(device_) + " (" + gpu_name_ + ")";
+  }
 
   void load_model(const Model& model) override {
     activate();
     const int rank = model.rank();
     if (rank < 0 || rank > cuda::kMaxRank)
       throw Error("rank " + std::to_string(rank) + " exceeds the CUDA backend's limit of 1024");
-    if (model.U.rank != rank || model.V.rank != rank) throw Error("model guide rank differs from its config");
+    if (model.U.rank != rank || model.V.rank != rank)
+      throw Error("model guide rank differs from its config");
     check_groups(model.user_groups, model.U.n, model.user_prior.n_groups, "user");
     check_groups(model.item_groups, model.V.n, model.item_prior.n_groups, "item");
     const bool keep_training = n_train_ > 0 && model.U.n == users_.n && model.V.n == items_.n &&
@@ -106,7 +111,9 @@ class CudaBackend final : public Backend {
     for (DeviceSide* s : {&users_, &items_}) *s = DeviceSide{};
     if (!keep_training) release_training();
     const size_t stride = static_cast<size_t>(padded_stride(rank));
-    require_free(DeviceSide::bytes_for(model.U.n, stride) + DeviceSide::bytes_for(model.V.n, stride), "model");
+    require_free(
+        DeviceSide::bytes_for(model.U.n, stride) + DeviceSide::bytes_for(model.V.n, stride),
+        "model");
     load_side(users_, model.U, model.user_groups, keep_training ? &user_count_ : nullptr);
     load_side(items_, model.V, model.item_groups, keep_training ? &item_count_ : nullptr);
     adam_t_ = 0;
@@ -129,11 +136,14 @@ class CudaBackend final : public Backend {
   void load_training(const std::vector<int32_t>& user, const std::vector<int32_t>& item,
                      const std::vector<float>& value) override {
     activate();
-    if (user.size() != item.size() || user.size() != value.size()) throw Error("training arrays differ in length");
+    if (user.size() != item.size() || user.size() != value.size())
+      throw Error("training arrays differ in length");
     const size_t n = user.size();
     if (n > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
-      throw Error("the CUDA backend takes at most 2^31 - 1 training entries (got " + std::to_string(n) + ")");
-    std::vector<int32_t> ucount(static_cast<size_t>(users_.n), 0), icount(static_cast<size_t>(items_.n), 0);
+      throw Error("the CUDA backend takes at most 2^31 - 1 training entries (got " +
+                  std::to_string(n) + ")");
+    std::vector<int32_t> ucount(static_cast<size_t>(users_.n), 0),
+        icount(static_cast<size_t>(items_.n), 0);
     for (size_t k = 0; k < n; ++k) {
       if (user[k] < 0 || user[k] >= users_.n || item[k] < 0 || item[k] >= items_.n)
         throw Error("training entry " + std::to_string(k) + " has an index outside the model");
@@ -143,11 +153,13 @@ class CudaBackend final : public Backend {
     release_training();
     const size_t nu = static_cast<size_t>(users_.n), ni = static_cast<size_t>(items_.n);
     const size_t stride = static_cast<size_t>(users_.stride), wide = std::max(nu, ni);
-    const size_t dense_floats = (nu + ni) * 2 * stride + 2 * wide * (stride + 4) + wide * 2 * stride;
-    const size_t entry_scratch = std::max(cuda::shuffle_scratch_bytes(n), 3 * align_up(n * sizeof(float)));
-    const size_t need = n * (3 * 4)                             // batch arrays
-                        + n * (3 * 4) + (nu + 1) * 4            // user-major CSR: column, row, value
-                        + n * (2 * 4) + (ni + 1) * 4            // item-major CSR: column, position
+    const size_t dense_floats =
+        (nu + ni) * 2 * stride + 2 * wide * (stride + 4) + wide * 2 * stride;
+    const size_t entry_scratch =
+        std::max(cuda::shuffle_scratch_bytes(n), 3 * align_up(n * sizeof(float)));
+    const size_t need = n * (3 * 4)                   // batch arrays
+                        + n * (3 * 4) + (nu + 1) * 4  // user-major CSR: column, row, value
+                        + n * (2 * 4) + (ni + 1) * 4  // item-major CSR: column, position
                         + entry_scratch + dense_floats * sizeof(float) +
                         sizeof(double) * cuda::kPartialBlocks * 4;
     require_free(need, "data");
@@ -200,7 +212,8 @@ class CudaBackend final : public Backend {
     if (n_train_ == 0) return;
     const cuda::EntryArrays src{csr_user_row_.data(), csr_user_col_.data(), csr_value_.data()};
     const cuda::EntryArrays dst{batch_user_.data(), batch_item_.data(), batch_value_.data()};
-    cuda::shuffle_entries(seed, src, dst, n_train_, entry_scratch_.data(), entry_scratch_.size(), stream_);
+    cuda::shuffle_entries(seed, src, dst, n_train_, entry_scratch_.data(), entry_scratch_.size(),
+                          stream_);
   }
 
   void step(size_t begin, size_t end, const StepParams& params) override {
@@ -234,8 +247,8 @@ class CudaBackend final : public Backend {
   TrainPassStats train_pass() override {
     activate();
     partials_.ensure(static_cast<size_t>(cuda::kPartialBlocks) * 4);
-    const cuda::PassSums sums =
-        cuda::train_pass_sums(sparse_, training_view(), users_.view(), items_.view(), mu0_, pass_scratch(), stream_);
+    const cuda::PassSums sums = cuda::train_pass_sums(sparse_, training_view(), users_.view(),
+                                                      items_.view(), mu0_, pass_scratch(), stream_);
     TrainPassStats st;
     st.n = n_train_;
     st.sse_expected = sums.sse_expected;
@@ -264,11 +277,14 @@ class CudaBackend final : public Backend {
     pairs_.ensure(n);
     pred_mean_.ensure(n);
     pred_var_.ensure(n);
-    PPMF_CUDA_CHECK(cudaMemcpyAsync(pairs_.data(), pairs, n * sizeof(PairIndex), cudaMemcpyHostToDevice, stream_));
-    cuda::predict_pairs(users_.view(), items_.view(), pairs_.data(), static_cast<long long>(n), mu0_, sigma2_,
-                        pred_mean_.data(), pred_var_.data(), stream_);
-    PPMF_CUDA_CHECK(cudaMemcpyAsync(mean, pred_mean_.data(), n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-    PPMF_CUDA_CHECK(cudaMemcpyAsync(var, pred_var_.data(), n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    PPMF_CUDA_CHECK(cudaMemcpyAsync(pairs_.data(), pairs, n * sizeof(PairIndex),
+                                    cudaMemcpyHostToDevice, stream_));
+    cuda::predict_pairs(users_.view(), items_.view(), pairs_.data(), static_cast<long long>(n),
+                        mu0_, sigma2_, pred_mean_.data(), pred_var_.data(), stream_);
+    PPMF_CUDA_CHECK(cudaMemcpyAsync(mean, pred_mean_.data(), n * sizeof(float),
+                                    cudaMemcpyDeviceToHost, stream_));
+    PPMF_CUDA_CHECK(
+        cudaMemcpyAsync(var, pred_var_.data(), n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     sync();
   }
 
@@ -280,9 +296,10 @@ class CudaBackend final : public Backend {
         throw Error("scoring: user index " + std::to_string(users[k]) + " is outside the model");
     size_t free_b = 0, total_b = 0;
     PPMF_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    const size_t block_bytes = std::max<size_t>(size_t{1} << 20, std::min<size_t>(size_t{256} << 20, free_b / 4));
-    cuda::score_all_items(blas_, users_.view(), items_.view(), mu0_, sigma2_, users, n, mean, var, score_,
-                          block_bytes, stream_);
+    const size_t block_bytes =
+        std::max<size_t>(size_t{1} << 20, std::min<size_t>(size_t{256} << 20, free_b / 4));
+    cuda::score_all_items(blas_, users_.view(), items_.view(), mu0_, sigma2_, users, n, mean, var,
+                          score_, block_bytes, stream_);
   }
 
   void store_guide(Model& model) override {
@@ -329,7 +346,8 @@ class CudaBackend final : public Backend {
     double best = 0;
     for (int rep = 0; rep < 6; ++rep) {
       PPMF_CUDA_CHECK(cudaEventRecord(start.get(), stream_));
-      PPMF_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, stream_));
+      PPMF_CUDA_CHECK(
+          cudaMemcpyAsync(dst.data(), src.data(), bytes, cudaMemcpyDeviceToDevice, stream_));
       PPMF_CUDA_CHECK(cudaEventRecord(stop.get(), stream_));
       const float ms = cuda::elapsed_ms(start, stop);
       if (rep > 0 && ms > 0) best = std::max(best, 2.0 * static_cast<double>(bytes) / (ms * 1e-3));
@@ -360,30 +378,32 @@ class CudaBackend final : public Backend {
     size_t free_b = 0, total_b = 0;
     PPMF_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     if (need > free_b)
-      throw Error(std::string(what) + " needs " + gigabytes(need) + " GB of GPU memory but only " + gigabytes(free_b) +
-                  " GB are free on device " + std::to_string(device_));
+      throw Error(std::string(what) + " needs " + gigabytes(need) + " GB of GPU memory but only " +
+                  gigabytes(free_b) + " GB are free on device " + std::to_string(device_));
   }
 
   static void check_groups(const Groups& groups, int n, int n_groups, const char* side) {
     if (groups.of.size() != static_cast<size_t>(n))
-      throw Error(std::string("model has ") + std::to_string(groups.of.size()) + " " + side + " group assignments for " +
-                  std::to_string(n) + " " + side + "s");
+      throw Error(std::string("model has ") + std::to_string(groups.of.size()) + " " + side +
+                  " group assignments for " + std::to_string(n) + " " + side + "s");
     for (int32_t g : groups.of)
       if (g < 0 || g >= n_groups)
-        throw Error(std::string(side) + " group index " + std::to_string(g) + " is outside the model's " +
-                    std::to_string(n_groups) + " groups");
+        throw Error(std::string(side) + " group index " + std::to_string(g) +
+                    " is outside the model's " + std::to_string(n_groups) + " groups");
   }
 
   static int32_t extended_size(const DeviceSide& s) { return s.n + s.n_groups + 1; }
 
   // Guide in, variances cached with the CPU's formula (exp_vectorizable(2 w) for k < rank, padding
   // 0), optimizer state and accumulators zeroed. Counts restored from `count` or zero.
-  void load_side(DeviceSide& s, const GuideBlock& g, const Groups& groups, const std::vector<int32_t>* count) {
+  void load_side(DeviceSide& s, const GuideBlock& g, const Groups& groups,
+                 const std::vector<int32_t>* count) {
     s.n = g.n;
     s.rank = g.rank;
     s.stride = padded_stride(g.rank);
     const size_t n = static_cast<size_t>(s.n), rows = n * s.stride;
-    if (g.mean.size() != rows || g.logsd.size() != rows || g.bias_mean.size() != n || g.bias_logsd.size() != n)
+    if (g.mean.size() != rows || g.logsd.size() != rows || g.bias_mean.size() != n ||
+        g.bias_logsd.size() != n)
       throw Error("model guide arrays do not match its shape");
     std::vector<float> var(rows, 0.f), bias_var(n);
     for (size_t i = 0; i < n; ++i) {
@@ -399,11 +419,13 @@ class CudaBackend final : public Backend {
     s.bias_mean.assign(g.bias_mean.data(), n, stream_);
     s.bias_logsd.assign(g.bias_logsd.data(), n, stream_);
     s.bias_var.assign(bias_var.data(), n, stream_);
-    for (DeviceBuffer<float>* b : {&s.m1_mean, &s.m2_mean, &s.m1_logsd, &s.m2_logsd, &s.g_mean, &s.g_logsd}) {
+    for (DeviceBuffer<float>* b :
+         {&s.m1_mean, &s.m2_mean, &s.m1_logsd, &s.m2_logsd, &s.g_mean, &s.g_logsd}) {
       b->resize(rows);
       b->zero(stream_);
     }
-    for (DeviceBuffer<float>* b : {&s.m1_bias, &s.m2_bias, &s.m1_bias_logsd, &s.m2_bias_logsd, &s.g_bias}) {
+    for (DeviceBuffer<float>* b :
+         {&s.m1_bias, &s.m2_bias, &s.m1_bias_logsd, &s.m2_bias_logsd, &s.g_bias}) {
       b->resize(n);
       b->zero(stream_);
     }
@@ -425,14 +447,15 @@ class CudaBackend final : public Backend {
     sync();  // staging vectors go out of scope
   }
 
-  // Prior rows as in set_side_priors (host/cpu_backend.cpp): group g at row g, the population at row
-  // n_groups; variances and precisions both kept.
+  // Prior rows as in set_side_priors (host/cpu_backend.cpp): group g at row g, the population at
+  // row n_groups; variances and precisions both kept.
   void set_side_priors(DeviceSide& s, const PriorBlock& p, float tau) {
     if (p.n_groups < 0 || p.rank != s.rank) throw Error("prior shape does not match the model");
     s.n_groups = p.n_groups;
     const size_t rows = static_cast<size_t>(p.n_groups + 1) * s.stride;
     std::vector<float> mean(rows, 0.f), prec(rows, 1.f), var(rows, 0.f);
-    std::vector<float> bmean(p.n_groups + 1, 0.f), bprec(p.n_groups + 1, 1.f), bvar(p.n_groups + 1, 0.f);
+    std::vector<float> bmean(p.n_groups + 1, 0.f), bprec(p.n_groups + 1, 1.f),
+        bvar(p.n_groups + 1, 0.f);
     for (int g = 0; g < p.n_groups; ++g) {
       for (int k = 0; k < s.rank; ++k) {
         const size_t at = static_cast<size_t>(g) * s.stride + k;
@@ -466,8 +489,9 @@ class CudaBackend final : public Backend {
 
   void release_training() {
     n_train_ = 0;
-    for (DeviceBuffer<int32_t>* b : {&batch_user_, &batch_item_, &csr_user_ptr_, &csr_user_col_, &csr_user_row_,
-                                     &csr_item_ptr_, &csr_item_col_, &csr_item_pos_})
+    for (DeviceBuffer<int32_t>* b :
+         {&batch_user_, &batch_item_, &csr_user_ptr_, &csr_user_col_, &csr_user_row_,
+          &csr_item_ptr_, &csr_item_col_, &csr_item_pos_})
       b->release();
     batch_value_.release();
     csr_value_.release();
@@ -522,14 +546,16 @@ class CudaBackend final : public Backend {
 
   // The fused entry kernel on perm[begin, end); the touched lists it fills.
   Lists entry_batch(size_t begin, size_t end) {
-    const cuda::BatchView batch{batch_user_.data() + begin, batch_item_.data() + begin, batch_value_.data() + begin,
-                                static_cast<long long>(end - begin)};
+    const cuda::BatchView batch{batch_user_.data() + begin, batch_item_.data() + begin,
+                                batch_value_.data() + begin, static_cast<long long>(end - begin)};
     const cuda::SideView u = users_.view(), v = items_.view();
     cuda::launch_entry_kernel(u, v, batch, parity_, mu0_, stream_);
     const long long b = static_cast<long long>(end - begin);
     Lists l;
-    l.users = {u.touched, u.touched_count + parity_, u.touched_count + (1 - parity_), std::min<long long>(u.n, b)};
-    l.items = {v.touched, v.touched_count + parity_, v.touched_count + (1 - parity_), std::min<long long>(v.n, b)};
+    l.users = {u.touched, u.touched_count + parity_, u.touched_count + (1 - parity_),
+               std::min<long long>(u.n, b)};
+    l.items = {v.touched, v.touched_count + parity_, v.touched_count + (1 - parity_),
+               std::min<long long>(v.n, b)};
     l.flips_parity = true;
     return l;
   }
@@ -538,7 +564,8 @@ class CudaBackend final : public Backend {
   // entry kernel.
   Lists accumulate(size_t begin, size_t end) {
     if (begin != 0 || end != n_train_) return entry_batch(begin, end);
-    cuda::full_batch_gradient(sparse_, training_view(), users_.view(), items_.view(), mu0_, pass_scratch(), stream_);
+    cuda::full_batch_gradient(sparse_, training_view(), users_.view(), items_.view(), mu0_,
+                              pass_scratch(), stream_);
     Lists l;
     l.users = {users_.active.data(), users_.active_count.data(), nullptr, active_users_};
     l.items = {items_.active.data(), items_.active_count.data(), nullptr, active_items_};
@@ -547,7 +574,8 @@ class CudaBackend final : public Backend {
 
   void run_rows(const cuda::RowUpdate& up, const Lists& lists, const cuda::ExportView& eu,
                 const cuda::ExportView& ev) {
-    cuda::launch_row_kernel(up, users_.view(), lists.users, eu, items_.view(), lists.items, ev, sm_count_, stream_);
+    cuda::launch_row_kernel(up, users_.view(), lists.users, eu, items_.view(), lists.items, ev,
+                            sm_count_, stream_);
     if (lists.flips_parity) parity_ = 1 - parity_;
   }
 
@@ -561,7 +589,8 @@ class CudaBackend final : public Backend {
     b.logsd.resize(rows);
     b.bias_mean.resize(n);
     b.bias_logsd.resize(n);
-    for (DeviceBuffer<float>* x : {&b.mean, &b.logsd, &b.bias_mean, &b.bias_logsd}) x->zero(stream_);
+    for (DeviceBuffer<float>* x : {&b.mean, &b.logsd, &b.bias_mean, &b.bias_logsd})
+      x->zero(stream_);
     return {b.mean.data(), b.logsd.data(), b.bias_mean.data(), b.bias_logsd.data()};
   }
   void download_block(const ExportBuffers& b, const DeviceSide& s, GuideBlock& out) {
@@ -592,8 +621,8 @@ class CudaBackend final : public Backend {
   long adam_t_ = 0;
   int parity_ = 0;  // which touched counter the next mini-batch appends with
 
-  // Training entries: the current permutation (batch arrays), the user-major CSR (also the source of
-  // shuffles) and the item-major CSR.
+  // Training entries: the current permutation (batch arrays), the user-major CSR (also the source
+  // of shuffles) and the item-major CSR.
   size_t n_train_ = 0;
   std::vector<int32_t> user_count_, item_count_;
   long long active_users_ = 0, active_items_ = 0;
@@ -602,8 +631,9 @@ class CudaBackend final : public Backend {
   DeviceBuffer<int32_t> csr_user_ptr_, csr_user_col_, csr_user_row_;
   DeviceBuffer<float> csr_value_;
   DeviceBuffer<int32_t> csr_item_ptr_, csr_item_col_, csr_item_pos_;
-  DeviceBuffer<unsigned char> entry_scratch_;  // shuffle keys and indices, or the passes' per-entry arrays
-  DeviceBuffer<float> dense_scratch_;          // the passes' dense operands and products
+  DeviceBuffer<unsigned char>
+      entry_scratch_;                  // shuffle keys and indices, or the passes' per-entry arrays
+  DeviceBuffer<float> dense_scratch_;  // the passes' dense operands and products
   DeviceBuffer<double> partials_;
   DeviceBuffer<unsigned char> sparse_workspace_;
 
@@ -617,6 +647,8 @@ class CudaBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cuda_backend(int device) { return std::make_unique<CudaBackend>(device); }
+std::unique_ptr<Backend> make_cuda_backend(int device) {
+  return std::make_unique<CudaBackend>(device);
+}
 
 }  // namespace ppmf

@@ -1,8 +1,9 @@
-// RAII device memory: one typed allocation, freed in the destructor (never throws: a failing cudaFree
-// is reported on stderr). Host twin: the std::vector members of SideState in host/cpu_backend.cpp.
+// RAII device memory: one typed allocation, freed in the destructor (never throws: a failing
+// cudaFree is reported on stderr). Host twin: the std::vector members of SideState in
+// host/cpu_backend.cpp.
 //
-// Copies to and from the host run on the given stream; downloads synchronize it, so the host data is
-// ready when they return. A zero-sized buffer holds no allocation (data() is nullptr).
+// Copies to and from the host run on the given stream; downloads synchronize it, so the host data
+// is ready when they return. A zero-sized buffer holds no allocation (data() is nullptr).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -22,7 +23,8 @@ class DeviceBuffer {
   ~DeviceBuffer() { release(); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  DeviceBuffer(DeviceBuffer&& o) noexcept
+      : ptr_(std::exchange(o.ptr_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
     if (this != &o) {
       release();
@@ -63,7 +65,8 @@ class DeviceBuffer {
   // Resizes to n and copies n elements from the host.
   void assign(const T* host, size_t n, cudaStream_t stream) {
     resize(n);
-    if (n > 0) PPMF_CUDA_CHECK(cudaMemcpyAsync(ptr_, host, n * sizeof(T), cudaMemcpyHostToDevice, stream));
+    if (n > 0)
+      PPMF_CUDA_CHECK(cudaMemcpyAsync(ptr_, host, n * sizeof(T), cudaMemcpyHostToDevice, stream));
   }
   // Copies the first n elements to the host and waits for them.
   void download(T* host, size_t n, cudaStream_t stream) const {

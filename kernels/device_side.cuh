@@ -16,11 +16,15 @@ struct SideView {
   int n = 0, rank = 0, stride = 0, n_groups = 0;
   float *mean = nullptr, *logsd = nullptr, *var = nullptr;                 // n * stride
   float *bias_mean = nullptr, *bias_logsd = nullptr, *bias_var = nullptr;  // n
-  float *m1_mean = nullptr, *m2_mean = nullptr, *m1_logsd = nullptr, *m2_logsd = nullptr;  // n * stride
-  float *m1_bias = nullptr, *m2_bias = nullptr, *m1_bias_logsd = nullptr, *m2_bias_logsd = nullptr;  // n
+  float *m1_mean = nullptr, *m2_mean = nullptr, *m1_logsd = nullptr,
+        *m2_logsd = nullptr;  // n * stride
+  float *m1_bias = nullptr, *m2_bias = nullptr, *m1_bias_logsd = nullptr,
+        *m2_bias_logsd = nullptr;                    // n
   const int32_t *group = nullptr, *count = nullptr;  // n
-  const float *prior_mean = nullptr, *prior_prec = nullptr, *prior_var = nullptr;  // (n_groups + 1) * stride
-  const float *prior_bias_mean = nullptr, *prior_bias_prec = nullptr, *prior_bias_var = nullptr;  // n_groups + 1
+  const float *prior_mean = nullptr, *prior_prec = nullptr,
+              *prior_var = nullptr;  // (n_groups + 1) * stride
+  const float *prior_bias_mean = nullptr, *prior_bias_prec = nullptr,
+              *prior_bias_var = nullptr;  // n_groups + 1
   // Batch accumulators, zero between batches: likelihood gradient sums (n * stride, n), occurrences
   // in the batch (n), the rows touched by the batch in first-touch order, and two touched counters
   // (used alternately by successive batches; see step_kernels.cuh).
@@ -31,13 +35,19 @@ struct SideView {
   // Rows of an extended index: 0..n-1 an entity, n + g the prior of group g, n + n_groups the
   // population prior.
   __device__ __forceinline__ const float* mean_row(int32_t x) const {
-    return x < n ? mean + static_cast<size_t>(x) * stride : prior_mean + static_cast<size_t>(x - n) * stride;
+    return x < n ? mean + static_cast<size_t>(x) * stride
+                 : prior_mean + static_cast<size_t>(x - n) * stride;
   }
   __device__ __forceinline__ const float* var_row(int32_t x) const {
-    return x < n ? var + static_cast<size_t>(x) * stride : prior_var + static_cast<size_t>(x - n) * stride;
+    return x < n ? var + static_cast<size_t>(x) * stride
+                 : prior_var + static_cast<size_t>(x - n) * stride;
   }
-  __device__ __forceinline__ float bias_mean_of(int32_t x) const { return x < n ? bias_mean[x] : prior_bias_mean[x - n]; }
-  __device__ __forceinline__ float bias_var_of(int32_t x) const { return x < n ? bias_var[x] : prior_bias_var[x - n]; }
+  __device__ __forceinline__ float bias_mean_of(int32_t x) const {
+    return x < n ? bias_mean[x] : prior_bias_mean[x - n];
+  }
+  __device__ __forceinline__ float bias_var_of(int32_t x) const {
+    return x < n ? bias_var[x] : prior_bias_var[x - n];
+  }
 #endif
 };
 
@@ -45,9 +55,11 @@ class DeviceSide {
  public:
   int n = 0, rank = 0, stride = 0, n_groups = 0;
   DeviceBuffer<float> mean, logsd, var, bias_mean, bias_logsd, bias_var;
-  DeviceBuffer<float> m1_mean, m2_mean, m1_logsd, m2_logsd, m1_bias, m2_bias, m1_bias_logsd, m2_bias_logsd;
+  DeviceBuffer<float> m1_mean, m2_mean, m1_logsd, m2_logsd, m1_bias, m2_bias, m1_bias_logsd,
+      m2_bias_logsd;
   DeviceBuffer<int32_t> group, count;
-  DeviceBuffer<float> prior_mean, prior_prec, prior_var, prior_bias_mean, prior_bias_prec, prior_bias_var;
+  DeviceBuffer<float> prior_mean, prior_prec, prior_var, prior_bias_mean, prior_bias_prec,
+      prior_bias_var;
   DeviceBuffer<float> g_mean, g_logsd, g_bias;
   DeviceBuffer<int32_t> occ, touched, touched_count;
   // Rows with at least one training entry (the "touched" list of a full batch) and their number.
@@ -55,7 +67,8 @@ class DeviceSide {
 
   // Device bytes of the guide, optimizer state and accumulators for n rows of `stride` floats.
   static size_t bytes_for(size_t rows, size_t row_stride) {
-    return rows * row_stride * sizeof(float) * 9 + rows * (sizeof(float) * 10 + sizeof(int32_t) * 5);
+    return rows * row_stride * sizeof(float) * 9 +
+           rows * (sizeof(float) * 10 + sizeof(int32_t) * 5);
   }
 
   SideView view() {

@@ -36,7 +36,8 @@ std::vector<GpuInfo> list_gpus(std::string* why_none) {
     cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, d);
     g.memory_bandwidth_gbs = 2.0 * mem_clock_khz * 1e3 * (bus_bits / 8.0) / 1e9;
     size_t free_b = 0, total_b = 0;
-    if (cudaSetDevice(d) == cudaSuccess && cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) g.free_bytes = free_b;
+    if (cudaSetDevice(d) == cudaSuccess && cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
+      g.free_bytes = free_b;
     (void)cudaGetLastError();
     gpus.push_back(g);
   }

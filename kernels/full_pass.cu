@@ -19,7 +19,7 @@ unsigned grid_for(long long work, long long cap = 65535) {
   return static_cast<unsigned>(b);
 }
 
-#define PPMF_GRID_STRIDE(k, n)                                                                  \
+#define PPMF_GRID_STRIDE(k, n)                                                               \
   for (long long k = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; k < (n); \
        k += static_cast<long long>(gridDim.x) * blockDim.x)
 
@@ -39,9 +39,11 @@ void* workspace_for(DeviceBuffer<unsigned char>& ws, size_t bytes, cudaStream_t 
 class DenseMatrix {
  public:
   // rows x cols, row-major with leading dimension ld (or, with column_major, cols stored as rows).
-  DenseMatrix(int64_t rows, int64_t cols, int64_t ld, const float* data, bool column_major = false) {
-    PPMF_CUSPARSE_CHECK(cusparseCreateDnMat(&d_, rows, cols, ld, const_cast<float*>(data), CUDA_R_32F,
-                                            column_major ? CUSPARSE_ORDER_COL : CUSPARSE_ORDER_ROW));
+  DenseMatrix(int64_t rows, int64_t cols, int64_t ld, const float* data,
+              bool column_major = false) {
+    PPMF_CUSPARSE_CHECK(
+        cusparseCreateDnMat(&d_, rows, cols, ld, const_cast<float*>(data), CUDA_R_32F,
+                            column_major ? CUSPARSE_ORDER_COL : CUSPARSE_ORDER_ROW));
   }
   ~DenseMatrix() {
     if (d_ != nullptr) PPMF_CUSPARSE_CHECK_NOEXCEPT(cusparseDestroyDnMat(d_));
@@ -59,8 +61,8 @@ class CsrMatrix {
   CsrMatrix(const CsrView& v, long long nnz, const float* values) {
     PPMF_CUSPARSE_CHECK(cusparseCreateCsr(&d_, v.rows, v.cols, nnz, const_cast<int32_t*>(v.row_ptr),
                                           const_cast<int32_t*>(v.col), const_cast<float*>(values),
-                                          CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
-                                          CUDA_R_32F));
+                                          CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I,
+                                          CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
   }
   ~CsrMatrix() {
     if (d_ != nullptr) PPMF_CUSPARSE_CHECK_NOEXCEPT(cusparseDestroySpMat(d_));
@@ -78,55 +80,62 @@ class CsrMatrix {
 // cuSPARSE as B's memory seen column-major (k x cols, no transpose), the layout PyTorch's
 // sampled_addmm uses; should a cuSPARSE build reject that mix of orders (bufferSize says
 // NOT_SUPPORTED), the same product is asked for as row-major B with op(B) = TRANSPOSE.
-void sddmm(cusparseHandle_t handle, const CsrView& pattern, long long nnz, const float* A, const float* B, int k,
-           int ld, float* out, DeviceBuffer<unsigned char>& workspace, cudaStream_t stream) {
-  static int layout = 0;  // 0: B column-major view; 1: B row-major, transposed (chosen once, per process)
+void sddmm(cusparseHandle_t handle, const CsrView& pattern, long long nnz, const float* A,
+           const float* B, int k, int ld, float* out, DeviceBuffer<unsigned char>& workspace,
+           cudaStream_t stream) {
+  static int layout =
+      0;  // 0: B column-major view; 1: B row-major, transposed (chosen once, per process)
   PPMF_CUDA_CHECK(cudaMemsetAsync(out, 0, static_cast<size_t>(nnz) * sizeof(float), stream));
   const float one = 1.f, zero = 0.f;
   DenseMatrix a(pattern.rows, k, ld, A);
   CsrMatrix c(pattern, nnz, out);
   for (;;) {
     const bool col_view = layout == 0;
-    const DenseMatrix b(col_view ? k : pattern.cols, col_view ? pattern.cols : k, ld, B, /*column_major=*/col_view);
-    const cusparseOperation_t op_b = col_view ? CUSPARSE_OPERATION_NON_TRANSPOSE : CUSPARSE_OPERATION_TRANSPOSE;
+    const DenseMatrix b(col_view ? k : pattern.cols, col_view ? pattern.cols : k, ld, B,
+                        /*column_major=*/col_view);
+    const cusparseOperation_t op_b =
+        col_view ? CUSPARSE_OPERATION_NON_TRANSPOSE : CUSPARSE_OPERATION_TRANSPOSE;
     size_t bytes = 0;
-    const cusparseStatus_t st =
-        cusparseSDDMM_bufferSize(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, op_b, &one, a.get(), b.get(), &zero,
-                                 c.get(), CUDA_R_32F, CUSPARSE_SDDMM_ALG_DEFAULT, &bytes);
+    const cusparseStatus_t st = cusparseSDDMM_bufferSize(
+        handle, CUSPARSE_OPERATION_NON_TRANSPOSE, op_b, &one, a.get(), b.get(), &zero, c.get(),
+        CUDA_R_32F, CUSPARSE_SDDMM_ALG_DEFAULT, &bytes);
     if (st == CUSPARSE_STATUS_NOT_SUPPORTED && layout == 0) {
       layout = 1;
       continue;
     }
     PPMF_CUSPARSE_CHECK(st);
     void* buffer = workspace_for(workspace, bytes, stream);
-    PPMF_CUSPARSE_CHECK(cusparseSDDMM(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, op_b, &one, a.get(), b.get(), &zero,
-                                      c.get(), CUDA_R_32F, CUSPARSE_SDDMM_ALG_DEFAULT, buffer));
+    PPMF_CUSPARSE_CHECK(cusparseSDDMM(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, op_b, &one, a.get(),
+                                      b.get(), &zero, c.get(), CUDA_R_32F,
+                                      CUSPARSE_SDDMM_ALG_DEFAULT, buffer));
     return;
   }
 }
 
 // C = S B: S the sparse matrix (pattern with `values`), B pattern.cols x width row-major (ld), C
 // pattern.rows x width row-major (ld).
-void spmm(cusparseHandle_t handle, const CsrView& pattern, long long nnz, const float* values, const float* B,
-          int width, int ld, float* C, DeviceBuffer<unsigned char>& workspace, cudaStream_t stream) {
+void spmm(cusparseHandle_t handle, const CsrView& pattern, long long nnz, const float* values,
+          const float* B, int width, int ld, float* C, DeviceBuffer<unsigned char>& workspace,
+          cudaStream_t stream) {
   CsrMatrix s(pattern, nnz, values);
   DenseMatrix b(pattern.cols, width, ld, B);
   DenseMatrix c(pattern.rows, width, ld, C);
   const float one = 1.f, zero = 0.f;
   size_t bytes = 0;
-  PPMF_CUSPARSE_CHECK(cusparseSpMM_bufferSize(handle, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                              CUSPARSE_OPERATION_NON_TRANSPOSE, &one, s.get(), b.get(), &zero,
-                                              c.get(), CUDA_R_32F, CUSPARSE_SPMM_ALG_DEFAULT, &bytes));
+  PPMF_CUSPARSE_CHECK(cusparseSpMM_bufferSize(
+      handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, s.get(),
+      b.get(), &zero, c.get(), CUDA_R_32F, CUSPARSE_SPMM_ALG_DEFAULT, &bytes));
   void* buffer = workspace_for(workspace, bytes, stream);
-  PPMF_CUSPARSE_CHECK(cusparseSpMM(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one,
-                                   s.get(), b.get(), &zero, c.get(), CUDA_R_32F, CUSPARSE_SPMM_ALG_DEFAULT, buffer));
+  PPMF_CUSPARSE_CHECK(cusparseSpMM(handle, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                   CUSPARSE_OPERATION_NON_TRANSPOSE, &one, s.get(), b.get(), &zero,
+                                   c.get(), CUDA_R_32F, CUSPARSE_SPMM_ALG_DEFAULT, buffer));
 }
 
 // ---- dense operands ----
 
 enum class Pair : int {
-  kSquaresAndVar = 0,    // [m o m, s^2]      (own side of the variance product; P^T [M o M, S^2])
-  kVarAndSecondMoment,   // [t^2, n o n + t^2] (other side; P [T^2, N o N + T^2])
+  kSquaresAndVar = 0,   // [m o m, s^2]      (own side of the variance product; P^T [M o M, S^2])
+  kVarAndSecondMoment,  // [t^2, n o n + t^2] (other side; P [T^2, N o N + T^2])
 };
 
 // out row r = the pair of row r of s, 2 * stride wide (padding columns 0).
@@ -152,7 +161,8 @@ __global__ void build_mean_ones(SideView s, float* out) {
   PPMF_GRID_STRIDE(idx, static_cast<long long>(s.n) * width) {
     const long long row = idx / width;
     const int k = static_cast<int>(idx - row * width);
-    out[idx] = k < s.stride ? (k < s.rank ? s.mean[row * s.stride + k] : 0.f) : (k == s.stride ? 1.f : 0.f);
+    out[idx] = k < s.stride ? (k < s.rank ? s.mean[row * s.stride + k] : 0.f)
+                            : (k == s.stride ? 1.f : 0.f);
   }
 }
 
@@ -161,7 +171,8 @@ __global__ void fill(float* out, float v, long long n) {
 }
 
 // e at every user-major position, in place over the SDDMM products (CPU: accumulate_row's e).
-__global__ void residuals(TrainingView d, SideView users, SideView items, float mu0, float* dot_then_e) {
+__global__ void residuals(TrainingView d, SideView users, SideView items, float mu0,
+                          float* dot_then_e) {
   PPMF_GRID_STRIDE(p, d.nnz) {
     const int32_t i = d.user_of[p], j = d.by_user.col[p];
     dot_then_e[p] = d.value[p] - mu0 - users.bias_mean[i] - items.bias_mean[j] - dot_then_e[p];
@@ -224,8 +235,9 @@ __device__ __forceinline__ void block_sum(double v, double* out) {
 
 // partials[b] = sum of E[(r-f)^2], partials[kPartialBlocks + b] = sum of (r - mean)^2 (CPU:
 // train_pass's chunked_sum over predict_one without noise).
-__global__ void __launch_bounds__(kThreads) sse_kernel(TrainingView d, SideView users, SideView items, float mu0,
-                                                      const float* dot, const float* factor_var, double* partials) {
+__global__ void __launch_bounds__(kThreads)
+    sse_kernel(TrainingView d, SideView users, SideView items, float mu0, const float* dot,
+               const float* factor_var, double* partials) {
   double expected = 0, mean_sq = 0;
   PPMF_GRID_STRIDE(p, d.nnz) {
     const int32_t i = d.user_of[p], j = d.by_user.col[p];
@@ -250,9 +262,11 @@ __global__ void __launch_bounds__(kThreads) kl_kernel(SideView s, double* partia
     if (s.count[row] == 0 || (k >= s.rank && k != s.stride)) continue;
     const int32_t g = s.group[row];
     if (k == s.stride) {
-      kl += math::kl_term(s.bias_mean[row], s.bias_logsd[row], s.prior_bias_mean[g], s.prior_bias_prec[g]);
+      kl += math::kl_term(s.bias_mean[row], s.bias_logsd[row], s.prior_bias_mean[g],
+                          s.prior_bias_prec[g]);
     } else {
-      const size_t at = static_cast<size_t>(row) * s.stride + k, pg = static_cast<size_t>(g) * s.stride + k;
+      const size_t at = static_cast<size_t>(row) * s.stride + k,
+                   pg = static_cast<size_t>(g) * s.stride + k;
       kl += math::kl_term(s.mean[at], s.logsd[at], s.prior_mean[pg], s.prior_prec[pg]);
     }
   }
@@ -262,36 +276,41 @@ __global__ void __launch_bounds__(kThreads) kl_kernel(SideView s, double* partia
 }  // namespace
 
 PassSums train_pass_sums(cusparseHandle_t handle, const TrainingView& data, const SideView& users,
-                         const SideView& items, float mu0, const PassScratch& ws, cudaStream_t stream) {
+                         const SideView& items, float mu0, const PassScratch& ws,
+                         cudaStream_t stream) {
   const int stride = users.stride;
   const long long nnz = data.nnz;
   PPMF_CUDA_CHECK(cudaMemsetAsync(ws.partials, 0, sizeof(double) * kPartialBlocks * 4, stream));
   if (nnz > 0) {
     if (stride > 0) {
-      sddmm(handle, data.by_user, nnz, users.mean, items.mean, stride, stride, ws.dot, *ws.workspace, stream);
+      sddmm(handle, data.by_user, nnz, users.mean, items.mean, stride, stride, ws.dot,
+            *ws.workspace, stream);
       build_pair<<<grid_for(static_cast<long long>(users.n) * stride), kThreads, 0, stream>>>(
           users, Pair::kSquaresAndVar, ws.wu);
       PPMF_CUDA_CHECK_LAUNCH();
       build_pair<<<grid_for(static_cast<long long>(items.n) * stride), kThreads, 0, stream>>>(
           items, Pair::kVarAndSecondMoment, ws.wv);
       PPMF_CUDA_CHECK_LAUNCH();
-      sddmm(handle, data.by_user, nnz, ws.wu, ws.wv, 2 * stride, 2 * stride, ws.aux, *ws.workspace, stream);
+      sddmm(handle, data.by_user, nnz, ws.wu, ws.wv, 2 * stride, 2 * stride, ws.aux, *ws.workspace,
+            stream);
     } else {
       PPMF_CUDA_CHECK(cudaMemsetAsync(ws.dot, 0, sizeof(float) * nnz, stream));
       PPMF_CUDA_CHECK(cudaMemsetAsync(ws.aux, 0, sizeof(float) * nnz, stream));
     }
-    sse_kernel<<<grid_for(nnz, kPartialBlocks), kThreads, 0, stream>>>(data, users, items, mu0, ws.dot, ws.aux,
-                                                                       ws.partials);
+    sse_kernel<<<grid_for(nnz, kPartialBlocks), kThreads, 0, stream>>>(data, users, items, mu0,
+                                                                       ws.dot, ws.aux, ws.partials);
     PPMF_CUDA_CHECK_LAUNCH();
   }
   const long long wu = static_cast<long long>(users.n) * (stride + 1);
   const long long wi = static_cast<long long>(items.n) * (stride + 1);
   if (users.n > 0) {
-    kl_kernel<<<grid_for(wu, kPartialBlocks), kThreads, 0, stream>>>(users, ws.partials + 2 * kPartialBlocks);
+    kl_kernel<<<grid_for(wu, kPartialBlocks), kThreads, 0, stream>>>(
+        users, ws.partials + 2 * kPartialBlocks);
     PPMF_CUDA_CHECK_LAUNCH();
   }
   if (items.n > 0) {
-    kl_kernel<<<grid_for(wi, kPartialBlocks), kThreads, 0, stream>>>(items, ws.partials + 3 * kPartialBlocks);
+    kl_kernel<<<grid_for(wi, kPartialBlocks), kThreads, 0, stream>>>(
+        items, ws.partials + 3 * kPartialBlocks);
     PPMF_CUDA_CHECK_LAUNCH();
   }
   double host[kPartialBlocks * 4];
@@ -308,14 +327,16 @@ PassSums train_pass_sums(cusparseHandle_t handle, const TrainingView& data, cons
 }
 
 void full_batch_gradient(cusparseHandle_t handle, const TrainingView& data, const SideView& users,
-                         const SideView& items, float mu0, const PassScratch& ws, cudaStream_t stream) {
+                         const SideView& items, float mu0, const PassScratch& ws,
+                         cudaStream_t stream) {
   const int stride = users.stride;
   const long long nnz = data.nnz;
   if (nnz == 0) return;
   const int width1 = stride + 4, width2 = 2 * stride;
   // Residuals, user-major (in place over the products) and item-major.
   if (stride > 0) {
-    sddmm(handle, data.by_user, nnz, users.mean, items.mean, stride, stride, ws.dot, *ws.workspace, stream);
+    sddmm(handle, data.by_user, nnz, users.mean, items.mean, stride, stride, ws.dot, *ws.workspace,
+          stream);
   } else {
     PPMF_CUDA_CHECK(cudaMemsetAsync(ws.dot, 0, sizeof(float) * nnz, stream));
   }
@@ -329,7 +350,8 @@ void full_batch_gradient(cusparseHandle_t handle, const TrainingView& data, cons
   }
 
   // Users: E [N, 1] and P [T^2, N o N + T^2].
-  build_mean_ones<<<grid_for(static_cast<long long>(items.n) * width1), kThreads, 0, stream>>>(items, ws.b1);
+  build_mean_ones<<<grid_for(static_cast<long long>(items.n) * width1), kThreads, 0, stream>>>(
+      items, ws.b1);
   PPMF_CUDA_CHECK_LAUNCH();
   spmm(handle, data.by_user, nnz, ws.dot, ws.b1, width1, width1, ws.c1, *ws.workspace, stream);
   if (stride > 0) {
@@ -338,12 +360,13 @@ void full_batch_gradient(cusparseHandle_t handle, const TrainingView& data, cons
     PPMF_CUDA_CHECK_LAUNCH();
     spmm(handle, data.by_user, nnz, ws.ones, ws.wv, width2, width2, ws.c2, *ws.workspace, stream);
   }
-  assemble<<<grid_for(static_cast<long long>(users.n) * (stride + 1)), kThreads, 0, stream>>>(users, true, ws.c1,
-                                                                                              ws.c2);
+  assemble<<<grid_for(static_cast<long long>(users.n) * (stride + 1)), kThreads, 0, stream>>>(
+      users, true, ws.c1, ws.c2);
   PPMF_CUDA_CHECK_LAUNCH();
 
   // Items: E^T [M, 1] and P^T [M o M, S^2].
-  build_mean_ones<<<grid_for(static_cast<long long>(users.n) * width1), kThreads, 0, stream>>>(users, ws.b1);
+  build_mean_ones<<<grid_for(static_cast<long long>(users.n) * width1), kThreads, 0, stream>>>(
+      users, ws.b1);
   PPMF_CUDA_CHECK_LAUNCH();
   spmm(handle, data.by_item, nnz, ws.aux, ws.b1, width1, width1, ws.c1, *ws.workspace, stream);
   if (stride > 0) {
@@ -352,8 +375,8 @@ void full_batch_gradient(cusparseHandle_t handle, const TrainingView& data, cons
     PPMF_CUDA_CHECK_LAUNCH();
     spmm(handle, data.by_item, nnz, ws.ones, ws.wu, width2, width2, ws.c2, *ws.workspace, stream);
   }
-  assemble<<<grid_for(static_cast<long long>(items.n) * (stride + 1)), kThreads, 0, stream>>>(items, false, ws.c1,
-                                                                                              ws.c2);
+  assemble<<<grid_for(static_cast<long long>(items.n) * (stride + 1)), kThreads, 0, stream>>>(
+      items, false, ws.c1, ws.c2);
   PPMF_CUDA_CHECK_LAUNCH();
 }
 

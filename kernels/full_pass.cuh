@@ -12,8 +12,8 @@
 // and (r - mean)^2 in double, and a second kernel the KL terms of every entity with data
 // (math::kl_term), each block writing a partial that the host adds in a fixed order.
 //
-// full_batch_gradient (step/gradient on the whole of the data): residuals from SDDMM, then SpMM with
-// the residual matrix E and the pattern P:
+// full_batch_gradient (step/gradient on the whole of the data): residuals from SDDMM, then SpMM
+// with the residual matrix E and the pattern P:
 //   user i: sum_j e_ij n_j - m_i o sum_j t_j^2 = (E [N, 1])_i - m_i o (P T^2)_i,
 //           -s_i^2 o sum_j (n_j^2 + t_j^2)   = -s_i^2 o (P (N o N + T^2))_i,   bias: (E 1)_i,
 //   item j: the same with E^T, P^T and the users' M, S^2,
@@ -40,11 +40,11 @@ struct CsrView {
 // The training entries in device memory, in user-major order plus the item-major pattern.
 struct TrainingView {
   long long nnz = 0;
-  CsrView by_user;                        // users x items
-  const int32_t* user_of = nullptr;       // row (user) of each user-major position
-  const float* value = nullptr;           // value of each user-major position
-  CsrView by_item;                        // items x users
-  const int32_t* user_pos = nullptr;      // user-major position of each item-major position
+  CsrView by_user;                    // users x items
+  const int32_t* user_of = nullptr;   // row (user) of each user-major position
+  const float* value = nullptr;       // value of each user-major position
+  CsrView by_item;                    // items x users
+  const int32_t* user_pos = nullptr;  // user-major position of each item-major position
 };
 
 // Dense and per-entry scratch of the full passes, carved by the backend. Sizes (floats):
@@ -65,10 +65,12 @@ struct PassSums {
 
 // Sums of E[(r - f)^2] and (r - mean)^2 over all entries and the KL of both sides.
 PassSums train_pass_sums(cusparseHandle_t handle, const TrainingView& data, const SideView& users,
-                         const SideView& items, float mu0, const PassScratch& scratch, cudaStream_t stream);
+                         const SideView& items, float mu0, const PassScratch& scratch,
+                         cudaStream_t stream);
 
 // The likelihood gradients of the full batch into both sides' accumulators (occ = count).
 void full_batch_gradient(cusparseHandle_t handle, const TrainingView& data, const SideView& users,
-                         const SideView& items, float mu0, const PassScratch& scratch, cudaStream_t stream);
+                         const SideView& items, float mu0, const PassScratch& scratch,
+                         cudaStream_t stream);
 
 }  // namespace ppmf::cuda

@@ -40,18 +40,27 @@ void dispatch_lanes(const LaneShape& s, Fn&& fn) {
   using std::integral_constant;
   if (s.chunks_per_lane == 1) {
     switch (s.lanes) {
-      case 1: return fn(integral_constant<int, 1>{}, integral_constant<int, 1>{});
-      case 2: return fn(integral_constant<int, 2>{}, integral_constant<int, 1>{});
-      case 4: return fn(integral_constant<int, 4>{}, integral_constant<int, 1>{});
-      case 8: return fn(integral_constant<int, 8>{}, integral_constant<int, 1>{});
-      case 16: return fn(integral_constant<int, 16>{}, integral_constant<int, 1>{});
-      default: return fn(integral_constant<int, 32>{}, integral_constant<int, 1>{});
+      case 1:
+        return fn(integral_constant<int, 1>{}, integral_constant<int, 1>{});
+      case 2:
+        return fn(integral_constant<int, 2>{}, integral_constant<int, 1>{});
+      case 4:
+        return fn(integral_constant<int, 4>{}, integral_constant<int, 1>{});
+      case 8:
+        return fn(integral_constant<int, 8>{}, integral_constant<int, 1>{});
+      case 16:
+        return fn(integral_constant<int, 16>{}, integral_constant<int, 1>{});
+      default:
+        return fn(integral_constant<int, 32>{}, integral_constant<int, 1>{});
     }
   }
   switch (s.chunks_per_lane) {
-    case 2: return fn(integral_constant<int, 32>{}, integral_constant<int, 2>{});
-    case 4: return fn(integral_constant<int, 32>{}, integral_constant<int, 4>{});
-    default: return fn(integral_constant<int, 32>{}, integral_constant<int, 8>{});
+    case 2:
+      return fn(integral_constant<int, 32>{}, integral_constant<int, 2>{});
+    case 4:
+      return fn(integral_constant<int, 32>{}, integral_constant<int, 4>{});
+    default:
+      return fn(integral_constant<int, 32>{}, integral_constant<int, 8>{});
   }
 }
 
@@ -82,8 +91,12 @@ __device__ __forceinline__ unsigned group_mask() {
   return ((1u << (L & 31)) - 1u) << (lane_in_warp & ~static_cast<unsigned>(L - 1));
 }
 
-__device__ __forceinline__ float4 load4(const float* p) { return __ldg(reinterpret_cast<const float4*>(p)); }
-__device__ __forceinline__ float4 zero4() { return make_float4(0.f, 0.f, 0.f, 0.f); }
+__device__ __forceinline__ float4 load4(const float* p) {
+  return __ldg(reinterpret_cast<const float4*>(p));
+}
+__device__ __forceinline__ float4 zero4() {
+  return make_float4(0.f, 0.f, 0.f, 0.f);
+}
 // Components at k >= rank (row padding) become 0.
 __device__ __forceinline__ float4 mask4(float4 v, int k0, int rank) {
   if (k0 + 0 >= rank) v.x = 0.f;

@@ -39,8 +39,8 @@ struct SumsView {
   int n_groups;
 };
 
-__device__ __forceinline__ void flush(const SumsView& out, int g, int c, int rank, double s1, double s2, double s3,
-                                      double members) {
+__device__ __forceinline__ void flush(const SumsView& out, int g, int c, int rank, double s1,
+                                      double s2, double s3, double members) {
   if (g < 0 || g >= out.n_groups) return;
   if (c < rank) {
     const size_t at = static_cast<size_t>(g) * rank + c;
@@ -55,9 +55,11 @@ __device__ __forceinline__ void flush(const SumsView& out, int g, int c, int ran
   }
 }
 
-// Block b sums members [b * kChunk, (b + 1) * kChunk); thread column c in 0..rank (rank = the bias).
-__global__ void group_sums(SideView s, const int32_t* __restrict__ members, const int32_t* __restrict__ member_group,
-                           long long n_members, SumsView out) {
+// Block b sums members [b * kChunk, (b + 1) * kChunk); thread column c in 0..rank (rank = the
+// bias).
+__global__ void group_sums(SideView s, const int32_t* __restrict__ members,
+                           const int32_t* __restrict__ member_group, long long n_members,
+                           SumsView out) {
   const long long p0 = static_cast<long long>(blockIdx.x) * kChunk;
   const long long p1 = p0 + kChunk < n_members ? p0 + kChunk : n_members;
   for (int c = threadIdx.x; c <= s.rank; c += blockDim.x) {
@@ -91,16 +93,19 @@ __global__ void group_sums(SideView s, const int32_t* __restrict__ members, cons
 
 }  // namespace
 
-long long build_active_rows(const int32_t* count, int n, int32_t* active, int32_t* active_count, cudaStream_t stream) {
+long long build_active_rows(const int32_t* count, int n, int32_t* active, int32_t* active_count,
+                            cudaStream_t stream) {
   int32_t found = 0;
   if (n > 0) {
     found = thrust_call("copy_if (rows with data)", [&] {
-      const auto end = thrust::copy_if(thrust::cuda::par.on(stream), thrust::counting_iterator<int32_t>(0),
-                                       thrust::counting_iterator<int32_t>(n), count, active, HasData{});
+      const auto end =
+          thrust::copy_if(thrust::cuda::par.on(stream), thrust::counting_iterator<int32_t>(0),
+                          thrust::counting_iterator<int32_t>(n), count, active, HasData{});
       return static_cast<int32_t>(end - active);
     });
   }
-  PPMF_CUDA_CHECK(cudaMemcpyAsync(active_count, &found, sizeof(int32_t), cudaMemcpyHostToDevice, stream));
+  PPMF_CUDA_CHECK(
+      cudaMemcpyAsync(active_count, &found, sizeof(int32_t), cudaMemcpyHostToDevice, stream));
   PPMF_CUDA_CHECK(cudaStreamSynchronize(stream));  // `found` lives on this stack frame
   return found;
 }
@@ -115,7 +120,8 @@ void build_group_order(const SideView& side, GroupOrder& order, cudaStream_t str
     order.n_members = thrust_call("group order", [&] {
       const auto policy = thrust::cuda::par.on(stream);
       const auto end = thrust::copy_if(policy, thrust::counting_iterator<int32_t>(0),
-                                       thrust::counting_iterator<int32_t>(side.n), side.count, members, HasData{});
+                                       thrust::counting_iterator<int32_t>(side.n), side.count,
+                                       members, HasData{});
       const long long m = end - members;
       thrust::gather(policy, members, members + m, side.group, groups);
       thrust::stable_sort_by_key(policy, groups, groups + m, members);
@@ -125,8 +131,8 @@ void build_group_order(const SideView& side, GroupOrder& order, cudaStream_t str
   order.valid = true;
 }
 
-GroupMoments group_moments(const SideView& side, const GroupOrder& order, DeviceBuffer<double>& sums,
-                           cudaStream_t stream) {
+GroupMoments group_moments(const SideView& side, const GroupOrder& order,
+                           DeviceBuffer<double>& sums, cudaStream_t stream) {
   const int G = side.n_groups, d = side.rank;
   GroupMoments gm;
   gm.reset(G, d);
@@ -135,13 +141,19 @@ GroupMoments group_moments(const SideView& side, const GroupOrder& order, Device
   sums.ensure(per_group * G);
   sums.zero(stream);
   double* base = sums.data();
-  const SumsView view{base, base + G, base + 2 * G, base + 3 * G, base + 4 * G,
-                      base + 4 * G + static_cast<size_t>(G) * d, base + 4 * G + 2 * static_cast<size_t>(G) * d, G};
+  const SumsView view{base,
+                      base + G,
+                      base + 2 * G,
+                      base + 3 * G,
+                      base + 4 * G,
+                      base + 4 * G + static_cast<size_t>(G) * d,
+                      base + 4 * G + 2 * static_cast<size_t>(G) * d,
+                      G};
   if (order.n_members > 0) {
     const long long blocks = (order.n_members + kChunk - 1) / kChunk;
     const int threads = ((d + 1 + 31) / 32) * 32 > 256 ? 256 : ((d + 1 + 31) / 32) * 32;
-    group_sums<<<static_cast<unsigned>(blocks), threads, 0, stream>>>(side, order.members.data(),
-                                                                      order.member_group.data(), order.n_members, view);
+    group_sums<<<static_cast<unsigned>(blocks), threads, 0, stream>>>(
+        side, order.members.data(), order.member_group.data(), order.n_members, view);
     PPMF_CUDA_CHECK_LAUNCH();
   }
   std::vector<double> host(per_group * G);

@@ -11,9 +11,9 @@ namespace ppmf::cuda {
 namespace {
 
 template <int L>
-__global__ void __launch_bounds__(kBlockThreads) predict_kernel(SideView U, SideView V, const PairIndex* pairs,
-                                                                long long n, float mu0, float sigma2, float* mean,
-                                                                float* var) {
+__global__ void __launch_bounds__(kBlockThreads)
+    predict_kernel(SideView U, SideView V, const PairIndex* pairs, long long n, float mu0,
+                   float sigma2, float* mean, float* var) {
   const long long t = (static_cast<long long>(blockIdx.x) * kBlockThreads + threadIdx.x) / L;
   const int lane = static_cast<int>(threadIdx.x) & (L - 1);
   const bool valid = t < n;
@@ -30,8 +30,10 @@ __global__ void __launch_bounds__(kBlockThreads) predict_kernel(SideView U, Side
       const float4 a = mask4(load4(m + k0), k0, U.rank), b = mask4(load4(nn + k0), k0, U.rank);
       const float4 sa = mask4(load4(s2 + k0), k0, U.rank), tb = mask4(load4(t2 + k0), k0, U.rank);
       dot += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
-      fv += math::factor_variance_term(a.x, sa.x, b.x, tb.x) + math::factor_variance_term(a.y, sa.y, b.y, tb.y) +
-            math::factor_variance_term(a.z, sa.z, b.z, tb.z) + math::factor_variance_term(a.w, sa.w, b.w, tb.w);
+      fv += math::factor_variance_term(a.x, sa.x, b.x, tb.x) +
+            math::factor_variance_term(a.y, sa.y, b.y, tb.y) +
+            math::factor_variance_term(a.z, sa.z, b.z, tb.z) +
+            math::factor_variance_term(a.w, sa.w, b.w, tb.w);
     }
   }
   dot = group_sum<L>(dot);
@@ -42,7 +44,7 @@ __global__ void __launch_bounds__(kBlockThreads) predict_kernel(SideView U, Side
   }
 }
 
-#define PPMF_GRID_STRIDE(k, n)                                                                  \
+#define PPMF_GRID_STRIDE(k, n)                                                               \
   for (long long k = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; k < (n); \
        k += static_cast<long long>(gridDim.x) * blockDim.x)
 
@@ -75,8 +77,8 @@ __global__ void item_operands(SideView V, float* y1, float* y2) {
 
 // User rows of a block (extended indices): x1 = [m_u, mu0 + a_u, 1, 0, 0],
 // x2 = [m_u^2, s_u^2, sigma^2 + p_u^2, 1, 0, 0].
-__global__ void user_operands(SideView U, const int32_t* users, long long nb, float mu0, float sigma2, float* x1,
-                              float* x2) {
+__global__ void user_operands(SideView U, const int32_t* users, long long nb, float mu0,
+                              float sigma2, float* x1, float* x2) {
   const int s = U.stride, w1 = s + 4, w2 = 2 * s + 4;
   PPMF_GRID_STRIDE(idx, nb * (s + 4)) {
     const long long b = idx / (s + 4);
@@ -100,35 +102,39 @@ __global__ void user_operands(SideView U, const int32_t* users, long long nb, fl
 
 // C (row-major nb x ni) = X (nb x k) . Y (ni x k)^T, both row-major: in cuBLAS's column-major
 // terms C^T = Y X^T with Y seen as k x ni (transposed) and X as k x nb.
-void gemm_xyT(cublasHandle_t handle, const float* X, const float* Y, int nb, int ni, int k, float* C) {
+void gemm_xyT(cublasHandle_t handle, const float* X, const float* Y, int nb, int ni, int k,
+              float* C) {
   const float one = 1.f, zero = 0.f;
-  PPMF_CUBLAS_CHECK(cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, ni, nb, k, &one, Y, k, X, k, &zero, C, ni));
+  PPMF_CUBLAS_CHECK(
+      cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, ni, nb, k, &one, Y, k, X, k, &zero, C, ni));
 }
 
 }  // namespace
 
-void predict_pairs(const SideView& users, const SideView& items, const PairIndex* pairs, long long n, float mu0,
-                   float sigma2, float* mean, float* var, cudaStream_t stream) {
+void predict_pairs(const SideView& users, const SideView& items, const PairIndex* pairs,
+                   long long n, float mu0, float sigma2, float* mean, float* var,
+                   cudaStream_t stream) {
   if (n <= 0) return;
   const LaneShape shape = lane_shape(users.stride);
   dispatch_lanes(LaneShape{shape.lanes, 1}, [&](auto lanes, auto) {
     constexpr int L = decltype(lanes)::value;
-    predict_kernel<L><<<blocks_for(n, L, 1LL << 31), kBlockThreads, 0, stream>>>(users, items, pairs, n, mu0, sigma2,
-                                                                                 mean, var);
+    predict_kernel<L><<<blocks_for(n, L, 1LL << 31), kBlockThreads, 0, stream>>>(
+        users, items, pairs, n, mu0, sigma2, mean, var);
     PPMF_CUDA_CHECK_LAUNCH();
   });
 }
 
-void score_all_items(cublasHandle_t handle, const SideView& users, const SideView& items, float mu0, float sigma2,
-                     const int32_t* host_users, size_t n, float* host_mean, float* host_var, ScoreScratch& scratch,
-                     size_t block_bytes, cudaStream_t stream) {
+void score_all_items(cublasHandle_t handle, const SideView& users, const SideView& items, float mu0,
+                     float sigma2, const int32_t* host_users, size_t n, float* host_mean,
+                     float* host_var, ScoreScratch& scratch, size_t block_bytes,
+                     cudaStream_t stream) {
   const size_t ni = static_cast<size_t>(items.n);
   if (n == 0 || ni == 0) return;
   const int s = users.stride, k1 = s + 4, k2 = 2 * s + 4;
   scratch.item_mean_ops.ensure(ni * k1);
   scratch.item_var_ops.ensure(ni * k2);
-  item_operands<<<grid_for(static_cast<long long>(ni) * k1), 256, 0, stream>>>(items, scratch.item_mean_ops.data(),
-                                                                               scratch.item_var_ops.data());
+  item_operands<<<grid_for(static_cast<long long>(ni) * k1), 256, 0, stream>>>(
+      items, scratch.item_mean_ops.data(), scratch.item_var_ops.data());
   PPMF_CUDA_CHECK_LAUNCH();
   const size_t per_user = 2 * ni * sizeof(float);
   const size_t block = std::max<size_t>(1, std::min(n, block_bytes / per_user));
@@ -142,15 +148,15 @@ void score_all_items(cublasHandle_t handle, const SideView& users, const SideVie
     PPMF_CUDA_CHECK(cudaMemcpyAsync(scratch.users.data(), host_users + u0, nb * sizeof(int32_t),
                                     cudaMemcpyHostToDevice, stream));
     user_operands<<<grid_for(static_cast<long long>(nb) * k1), 256, 0, stream>>>(
-        users, scratch.users.data(), static_cast<long long>(nb), mu0, sigma2, scratch.user_mean_ops.data(),
-        scratch.user_var_ops.data());
+        users, scratch.users.data(), static_cast<long long>(nb), mu0, sigma2,
+        scratch.user_mean_ops.data(), scratch.user_var_ops.data());
     PPMF_CUDA_CHECK_LAUNCH();
-    gemm_xyT(handle, scratch.user_mean_ops.data(), scratch.item_mean_ops.data(), static_cast<int>(nb),
-             static_cast<int>(ni), k1, scratch.mean.data());
+    gemm_xyT(handle, scratch.user_mean_ops.data(), scratch.item_mean_ops.data(),
+             static_cast<int>(nb), static_cast<int>(ni), k1, scratch.mean.data());
     gemm_xyT(handle, scratch.user_var_ops.data(), scratch.item_var_ops.data(), static_cast<int>(nb),
              static_cast<int>(ni), k2, scratch.var.data());
-    PPMF_CUDA_CHECK(cudaMemcpyAsync(host_mean + u0 * ni, scratch.mean.data(), nb * ni * sizeof(float),
-                                    cudaMemcpyDeviceToHost, stream));
+    PPMF_CUDA_CHECK(cudaMemcpyAsync(host_mean + u0 * ni, scratch.mean.data(),
+                                    nb * ni * sizeof(float), cudaMemcpyDeviceToHost, stream));
     PPMF_CUDA_CHECK(cudaMemcpyAsync(host_var + u0 * ni, scratch.var.data(), nb * ni * sizeof(float),
                                     cudaMemcpyDeviceToHost, stream));
     PPMF_CUDA_CHECK(cudaStreamSynchronize(stream));

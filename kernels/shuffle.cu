@@ -14,7 +14,9 @@ namespace ppmf::cuda {
 namespace {
 
 constexpr size_t kAlign = 256;
-size_t align_up(size_t b) { return (b + kAlign - 1) / kAlign * kAlign; }
+size_t align_up(size_t b) {
+  return (b + kAlign - 1) / kAlign * kAlign;
+}
 
 __global__ void make_keys(uint64_t base, uint64_t* keys, int32_t* index, long long n) {
   for (long long k = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; k < n;
@@ -24,7 +26,8 @@ __global__ void make_keys(uint64_t base, uint64_t* keys, int32_t* index, long lo
   }
 }
 
-__global__ void gather_entries(const int32_t* __restrict__ perm, EntryArrays src, EntryArrays dst, long long n) {
+__global__ void gather_entries(const int32_t* __restrict__ perm, EntryArrays src, EntryArrays dst,
+                               long long n) {
   for (long long k = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; k < n;
        k += static_cast<long long>(gridDim.x) * blockDim.x) {
     const int32_t from = perm[k];
@@ -38,7 +41,8 @@ size_t sort_temp_bytes(size_t n) {
   size_t bytes = 0;
   cub::DoubleBuffer<uint64_t> keys(nullptr, nullptr);
   cub::DoubleBuffer<int32_t> values(nullptr, nullptr);
-  PPMF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, keys, values, static_cast<int>(n)));
+  PPMF_CUDA_CHECK(
+      cub::DeviceRadixSort::SortPairs(nullptr, bytes, keys, values, static_cast<int>(n)));
   return bytes;
 }
 
@@ -50,11 +54,12 @@ unsigned grid_for(long long n) {
 }  // namespace
 
 size_t shuffle_scratch_bytes(size_t n) {
-  return 2 * align_up(n * sizeof(uint64_t)) + 2 * align_up(n * sizeof(int32_t)) + align_up(sort_temp_bytes(n));
+  return 2 * align_up(n * sizeof(uint64_t)) + 2 * align_up(n * sizeof(int32_t)) +
+         align_up(sort_temp_bytes(n));
 }
 
-void shuffle_entries(uint64_t seed, const EntryArrays& src, const EntryArrays& dst, size_t n, void* scratch,
-                     size_t scratch_bytes, cudaStream_t stream) {
+void shuffle_entries(uint64_t seed, const EntryArrays& src, const EntryArrays& dst, size_t n,
+                     void* scratch, size_t scratch_bytes, cudaStream_t stream) {
   if (n == 0) return;
   if (scratch_bytes < shuffle_scratch_bytes(n)) throw Error("shuffle: scratch buffer too small");
   auto* p = static_cast<unsigned char*>(scratch);
@@ -75,8 +80,8 @@ void shuffle_entries(uint64_t seed, const EntryArrays& src, const EntryArrays& d
   PPMF_CUDA_CHECK_LAUNCH();
   cub::DoubleBuffer<uint64_t> key_buf(keys, keys_alt);
   cub::DoubleBuffer<int32_t> index_buf(index, index_alt);
-  PPMF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp, temp_bytes, key_buf, index_buf, static_cast<int>(n), 0, 64,
-                                                  stream));
+  PPMF_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp, temp_bytes, key_buf, index_buf,
+                                                  static_cast<int>(n), 0, 64, stream));
   gather_entries<<<grid_for(count), 256, 0, stream>>>(index_buf.Current(), src, dst, count);
   PPMF_CUDA_CHECK_LAUNCH();
 }

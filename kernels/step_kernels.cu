@@ -17,8 +17,12 @@ struct EntryArgs {
 };
 
 // Component j of a float4 (j a compile-time constant after unrolling: stays in registers).
-__device__ __forceinline__ float& at(float4& v, int j) { return reinterpret_cast<float*>(&v)[j]; }
-__device__ __forceinline__ float at(const float4& v, int j) { return reinterpret_cast<const float*>(&v)[j]; }
+__device__ __forceinline__ float& at(float4& v, int j) {
+  return reinterpret_cast<float*>(&v)[j];
+}
+__device__ __forceinline__ float at(const float4& v, int j) {
+  return reinterpret_cast<const float*>(&v)[j];
+}
 
 template <int L, int C>
 __global__ void __launch_bounds__(kBlockThreads) entry_kernel(const __grid_constant__ EntryArgs a) {
@@ -58,7 +62,8 @@ __global__ void __launch_bounds__(kBlockThreads) entry_kernel(const __grid_const
   const float bi = valid ? __ldg(V.bias_mean + i) : 0.f;
   float dot = 0.f;
 #pragma unroll
-  for (int c = 0; c < C; ++c) dot += m[c].x * n[c].x + m[c].y * n[c].y + m[c].z * n[c].z + m[c].w * n[c].w;
+  for (int c = 0; c < C; ++c)
+    dot += m[c].x * n[c].x + m[c].y * n[c].y + m[c].z * n[c].z + m[c].w * n[c].w;
   dot = group_sum<L>(dot);  // every lane of the warp takes part: no early exit above
   if (!valid) return;
   const float e = r - a.mu0 - bu - bi - dot;
@@ -76,7 +81,8 @@ __global__ void __launch_bounds__(kBlockThreads) entry_kernel(const __grid_const
       at(gwv, j) = math::lik_grad_logsd(at(q[c], j), at(m[c], j), at(s[c], j));
     }
     const int k0 = 4 * k4;
-    if (k0 + 4 > rank) {  // the last chunk of a rank that is not a multiple of 4: padding adds nothing
+    if (k0 + 4 >
+        rank) {  // the last chunk of a rank that is not a multiple of 4: padding adds nothing
       gmu = mask4(gmu, k0, rank);
       gwu = mask4(gwu, k0, rank);
       gmv = mask4(gmv, k0, rank);
@@ -107,10 +113,11 @@ struct RowArgs {
   RowUpdate up;
 };
 
-// One row: the estimator's gradient (row_gradient on the CPU), then Adam / export / nothing, and the
-// accumulators cleared.
+// One row: the estimator's gradient (row_gradient on the CPU), then Adam / export / nothing, and
+// the accumulators cleared.
 template <int L, int C>
-__device__ __forceinline__ void update_row(const RowSide& sa, const RowUpdate& up, int32_t row, int lane) {
+__device__ __forceinline__ void update_row(const RowSide& sa, const RowUpdate& up, int32_t row,
+                                           int lane) {
   const SideView& s = sa.s;
   const int32_t occ = s.occ[row];
   const int32_t cnt = s.count[row];
@@ -156,7 +163,8 @@ __device__ __forceinline__ void update_row(const RowSide& sa, const RowUpdate& u
     for (int j = 0; j < 4; ++j) {
       if (k0 + j >= s.rank) continue;  // padding keeps its values (0)
       at(mean, j) = math::adam_ascend(at(mean, j), at(gm, j), at(m1m, j), at(m2m, j), up.adam);
-      const float w = math::clamp_logsd(math::adam_ascend(at(logsd, j), at(gw, j), at(m1w, j), at(m2w, j), up.adam));
+      const float w = math::clamp_logsd(
+          math::adam_ascend(at(logsd, j), at(gw, j), at(m1w, j), at(m2w, j), up.adam));
       at(logsd, j) = w;
       at(var, j) = math::exp_vectorizable(2.0f * w);
     }
@@ -174,7 +182,8 @@ __device__ __forceinline__ void update_row(const RowSide& sa, const RowUpdate& u
   s.occ[row] = 0;
   if (up.mode == RowMode::kClear) return;
   const float bm = s.bias_mean[row], bv = s.bias_var[row];
-  const float gb = lik * lik_bias + kl * math::kl_grad_mean(bm, s.prior_bias_mean[g], s.prior_bias_prec[g]);
+  const float gb =
+      lik * lik_bias + kl * math::kl_grad_mean(bm, s.prior_bias_mean[g], s.prior_bias_prec[g]);
   const float gp = lik * (static_cast<float>(occ) * math::lik_grad_bias_logsd(bv)) +
                    kl * math::kl_grad_logsd(bv, s.prior_bias_prec[g]);
   if (up.mode == RowMode::kExport) {
@@ -183,7 +192,8 @@ __device__ __forceinline__ void update_row(const RowSide& sa, const RowUpdate& u
     return;
   }
   s.bias_mean[row] = math::adam_ascend(bm, gb, s.m1_bias[row], s.m2_bias[row], up.adam);
-  const float w = math::clamp_logsd(math::adam_ascend(s.bias_logsd[row], gp, s.m1_bias_logsd[row], s.m2_bias_logsd[row], up.adam));
+  const float w = math::clamp_logsd(math::adam_ascend(s.bias_logsd[row], gp, s.m1_bias_logsd[row],
+                                                      s.m2_bias_logsd[row], up.adam));
   s.bias_logsd[row] = w;
   s.bias_var[row] = math::exp_vectorizable(2.0f * w);
 }
@@ -198,14 +208,15 @@ __global__ void __launch_bounds__(kBlockThreads) row_kernel(const __grid_constan
   const int lane = static_cast<int>(threadIdx.x) & (L - 1);
   const long long count = *sa.list.count;
   const long long step = static_cast<long long>(sa.block_count) * kGroups;
-  for (long long slot = static_cast<long long>(local_block) * kGroups + threadIdx.x / L; slot < count; slot += step)
+  for (long long slot = static_cast<long long>(local_block) * kGroups + threadIdx.x / L;
+       slot < count; slot += step)
     update_row<L, C>(sa, a.up, sa.list.rows[slot], lane);
 }
 
 }  // namespace
 
-void launch_entry_kernel(const SideView& users, const SideView& items, const BatchView& batch, int parity, float mu0,
-                         cudaStream_t stream) {
+void launch_entry_kernel(const SideView& users, const SideView& items, const BatchView& batch,
+                         int parity, float mu0, cudaStream_t stream) {
   if (batch.count <= 0) return;
   const EntryArgs args{users, items, batch, parity, mu0};
   dispatch_lanes(lane_shape(users.stride), [&](auto lanes, auto chunks) {

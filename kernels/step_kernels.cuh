@@ -6,10 +6,11 @@
 //    e = r - mu0 - a_i - c_j - m_i . n_j (one shuffle reduction), and adds the entry's likelihood
 //    gradients (math::lik_grad_mean / lik_grad_logsd, and e for the biases) into dense per-row
 //    accumulators with float4 atomicAdd. Lane 0 also counts the row's occurrences in the batch;
-//    the first occurrence (the atomicAdd that returns 0) appends the row to the side's touched list.
+//    the first occurrence (the atomicAdd that returns 0) appends the row to the side's touched
+//    list.
 //
-//    Duplicate rows: every occurrence of a row in the batch adds into the same accumulator row, so a
-//    row's likelihood gradient is the sum over all its entries in the batch, exactly as the CPU's
+//    Duplicate rows: every occurrence of a row in the batch adds into the same accumulator row, so
+//    a row's likelihood gradient is the sum over all its entries in the batch, exactly as the CPU's
 //    per-row loop over its entries; only the order of the float additions differs (atomics), which
 //    is why results match the CPU to rounding, not bit for bit. Atomics rather than the CPU's
 //    sort-by-row: sorting a batch costs more device traffic than the few collisions it avoids (a
@@ -18,8 +19,8 @@
 // 2. The row kernel, over touched rows only: g = scale * (lik / sigma^2 + occ / count * d(-KL))
 //    (math::kl_grad_*), then, by mode, a lazy Adam step (math::adam_ascend, clamp_logsd, variance
 //    refresh with math::exp_vectorizable), or the gradient written to a dense export buffer, or
-//    nothing (kClear, for timing runs). In every mode it zeroes the row's accumulators and occurrence
-//    count again, so the next batch starts from zero without touching untouched rows.
+//    nothing (kClear, for timing runs). In every mode it zeroes the row's accumulators and
+//    occurrence count again, so the next batch starts from zero without touching untouched rows.
 //
 // Touched counters: a batch appends with touched_count[p]; the row kernel reads that count and
 // zeroes touched_count[1 - p]; the next batch uses 1 - p. So a step is two launches, with no memset
@@ -43,9 +44,10 @@ struct BatchView {
   long long count = 0;
 };
 
-// Accumulates the likelihood gradients of the batch into both sides (counters touched_count[parity]).
-void launch_entry_kernel(const SideView& users, const SideView& items, const BatchView& batch, int parity, float mu0,
-                         cudaStream_t stream);
+// Accumulates the likelihood gradients of the batch into both sides (counters
+// touched_count[parity]).
+void launch_entry_kernel(const SideView& users, const SideView& items, const BatchView& batch,
+                         int parity, float mu0, cudaStream_t stream);
 
 enum class RowMode : int { kAdam = 0, kExport = 1, kClear = 2 };
 

@@ -33,7 +33,9 @@ CliRun run(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t count_lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 void expect_one_line_error(const CliRun& r, const std::string& what);
 
@@ -48,7 +50,8 @@ class Cli : public ::testing::Test {
 std::string Cli::data_;
 
 TEST_F(Cli, EverySubcommandHasHelpWithDefaults) {
-  for (const char* cmd : {"train", "eval", "predict", "recommend", "foldin", "info", "synth", "devices", "bench"}) {
+  for (const char* cmd :
+       {"train", "eval", "predict", "recommend", "foldin", "info", "synth", "devices", "bench"}) {
     const CliRun r = run(std::string(cmd) + " --help");
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr("usage: ppmf-gpu")) << cmd;
@@ -61,8 +64,9 @@ TEST_F(Cli, EverySubcommandHasHelpWithDefaults) {
 TEST_F(Cli, TrainEvalPredictInfoEndToEnd) {
   const std::string model = testing::temp_path("cli.ppmf"), split = testing::temp_path("cli_split");
   const std::string metrics = testing::temp_path("cli_metrics.json");
-  CliRun r = run("train --data " + data_ + " --test-frac 0.2 --seed 3 --rank 4 --epochs 8 --device cpu --out " + model +
-              " --split-out " + split + " --metrics-json " + metrics);
+  CliRun r = run("train --data " + data_ +
+                 " --test-frac 0.2 --seed 3 --rank 4 --epochs 8 --device cpu --out " + model +
+                 " --split-out " + split + " --metrics-json " + metrics);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("epoch   1"));
   EXPECT_THAT(r.out, HasSubstr("test_rmse"));
@@ -74,7 +78,8 @@ TEST_F(Cli, TrainEvalPredictInfoEndToEnd) {
   EXPECT_THAT(r.out, HasSubstr("6-20"));
   EXPECT_THAT(testing::read_text(metrics), HasSubstr("\"by_user_history\""));
 
-  const std::string pairs = testing::temp_path("cli_pairs.csv"), preds = testing::temp_path("cli_preds.csv");
+  const std::string pairs = testing::temp_path("cli_pairs.csv"),
+                    preds = testing::temp_path("cli_preds.csv");
   testing::write_file(pairs, "user,item\nuser1,item2\nnobody,item3\nuser4,never-seen\n");
   r = run("predict --model " + model + " --pairs " + pairs + " --out " + preds);
   ASSERT_EQ(r.code, 0) << r.out;
@@ -94,10 +99,15 @@ TEST_F(Cli, TrainEvalPredictInfoEndToEnd) {
 }
 
 TEST_F(Cli, ServingNewUsersEndToEnd) {
-  const std::string model = testing::temp_path("serve.ppmf"), folded = testing::temp_path("serve2.ppmf");
-  ASSERT_EQ(run("train --data " + data_ + " --rank 3 --epochs 6 --quiet --device cpu --out " + model).code, 0);
+  const std::string model = testing::temp_path("serve.ppmf"),
+                    folded = testing::temp_path("serve2.ppmf");
+  ASSERT_EQ(
+      run("train --data " + data_ + " --rank 3 --epochs 6 --quiet --device cpu --out " + model)
+          .code,
+      0);
   const std::string history = testing::temp_path("serve_history.csv");
-  testing::write_file(history, "user,item,value\nnewcomer,item1,5\nnewcomer,item2,4.5\nuser3,item9,1\n");
+  testing::write_file(history,
+                      "user,item,value\nnewcomer,item1,5\nnewcomer,item2,4.5\nuser3,item9,1\n");
   CliRun r = run("foldin --model " + model + " --data " + history + " --out " + folded);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("added 1 users, updated 1"));
@@ -107,10 +117,12 @@ TEST_F(Cli, ServingNewUsersEndToEnd) {
   EXPECT_THAT(r.out, HasSubstr("newcomer,4,"));
   EXPECT_THAT(r.out, Not(HasSubstr(",item1,"))) << "seen items are excluded";
   // The same on the fly, and Thompson draws are reproducible.
-  const std::string a = run("recommend --model " + model + " --user newcomer --k 4 --history " + history +
-                            " --explore thompson --seed 3").out;
+  const std::string a = run("recommend --model " + model + " --user newcomer --k 4 --history " +
+                            history + " --explore thompson --seed 3")
+                            .out;
   EXPECT_EQ(a, run("recommend --model " + model + " --user newcomer --k 4 --history " + history +
-                   " --explore thompson --seed 3").out);
+                   " --explore thompson --seed 3")
+                   .out);
   EXPECT_THAT(a, Not(HasSubstr(",item2,")));
   const std::string pairs = testing::temp_path("serve_pairs.csv");
   testing::write_file(pairs, "user,item\nnewcomer,item5\n");
@@ -122,13 +134,17 @@ TEST_F(Cli, ServingNewUsersEndToEnd) {
 
 TEST_F(Cli, GivenNProtocolAndBench) {
   const std::string json = testing::temp_path("given_n.json");
-  CliRun r = run("eval --protocol given-n --data " + data_ + " --n 0,2 --holdout-users 0.3 --rank 2 --epochs 4 --quiet "
-                 "--device cpu --json " + json);
+  CliRun r = run("eval --protocol given-n --data " + data_ +
+                 " --n 0,2 --holdout-users 0.3 --rank 2 --epochs 4 --quiet "
+                 "--device cpu --json " +
+                 json);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("item-mean"));
   EXPECT_THAT(r.out, HasSubstr("unpooled"));
   EXPECT_THAT(testing::read_text(json), HasSubstr("\"protocol\": \"given-n\""));
-  r = run("bench --device cpu --users 300 --items 100 --nnz 5000 --rank 8 --batch-size 512 --threads 1");
+  r =
+      run("bench --device cpu --users 300 --items 100 --nnz 5000 --rank 8 --batch-size 512 "
+          "--threads 1");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("bytes/entry"));
   EXPECT_THAT(r.out, HasSubstr("of copy"));
@@ -140,8 +156,10 @@ TEST_F(Cli, SynthWritesADataSetThatTrains) {
   ASSERT_EQ(r.code, 0) << r.out;
   for (const char* f : {"/ratings.csv", "/user_groups.csv", "/item_groups.csv", "/truth.csv"})
     EXPECT_GT(testing::read_text(dir + f).size(), 100u) << f;
-  r = run("train --data " + dir + "/ratings.csv --user-groups " + dir + "/user_groups.csv --item-groups " + dir +
-          "/item_groups.csv --transform log1p --epochs 3 --rank 4 --quiet --device cpu --out " + dir + "/m.ppmf");
+  r = run("train --data " + dir + "/ratings.csv --user-groups " + dir +
+          "/user_groups.csv --item-groups " + dir +
+          "/item_groups.csv --transform log1p --epochs 3 --rank 4 --quiet --device cpu --out " +
+          dir + "/m.ppmf");
   ASSERT_EQ(r.code, 0) << r.out;
   r = run("info --model " + dir + "/m.ppmf");
   EXPECT_THAT(r.out, HasSubstr("c00"));
@@ -168,7 +186,10 @@ TEST_F(Cli, BadInputGivesOneClearLine) {
   expect_one_line_error(run("predict --model /nonexistent.ppmf --pairs " + bad), "cannot open");
 
   const std::string model = testing::temp_path("cli_corrupt.ppmf");
-  ASSERT_EQ(run("train --data " + data_ + " --epochs 1 --rank 2 --quiet --device cpu --out " + model).code, 0);
+  ASSERT_EQ(
+      run("train --data " + data_ + " --epochs 1 --rank 2 --quiet --device cpu --out " + model)
+          .code,
+      0);
   std::string bytes = testing::read_text(model);
   bytes[bytes.size() / 2] ^= 0x5A;
   testing::write_file(model, bytes);

@@ -45,8 +45,8 @@ std::unique_ptr<Backend> new_cuda_backend() {
 
 // Elementwise |a - b| <= atol + rtol |b| with atol = atol_scale * max |b| (the reference's scale);
 // names the first mismatching index. NaN never passes.
-::testing::AssertionResult all_close(const std::string& what, const float* a, const float* b, size_t n, double rtol,
-                                     double atol_scale) {
+::testing::AssertionResult all_close(const std::string& what, const float* a, const float* b,
+                                     size_t n, double rtol, double atol_scale) {
   double scale = 0;
   for (size_t k = 0; k < n; ++k) scale = std::max(scale, std::fabs(static_cast<double>(b[k])));
   const double atol = atol_scale * scale;
@@ -59,12 +59,12 @@ std::unique_ptr<Backend> new_cuda_backend() {
     }
   }
   if (bad == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << what << ": " << bad << " of " << n << " differ; first at index " << first
-                                       << ": cuda " << a[first] << " vs cpu " << b[first] << " (rtol " << rtol
-                                       << ", atol " << atol << ")";
+  return ::testing::AssertionFailure()
+         << what << ": " << bad << " of " << n << " differ; first at index " << first << ": cuda "
+         << a[first] << " vs cpu " << b[first] << " (rtol " << rtol << ", atol " << atol << ")";
 }
-::testing::AssertionResult all_close(const std::string& what, const std::vector<float>& a, const std::vector<float>& b,
-                                     double rtol, double atol_scale) {
+::testing::AssertionResult all_close(const std::string& what, const std::vector<float>& a,
+                                     const std::vector<float>& b, double rtol, double atol_scale) {
   if (a.size() != b.size())
     return ::testing::AssertionFailure() << what << ": sizes " << a.size() << " vs " << b.size();
   return all_close(what, a.data(), b.data(), a.size(), rtol, atol_scale);
@@ -77,17 +77,18 @@ std::unique_ptr<Backend> new_cuda_backend() {
   for (double x : b) scale = std::max(scale, std::fabs(x));
   for (size_t k = 0; k < a.size(); ++k)
     if (!(std::fabs(a[k] - b[k]) <= atol_scale * scale + rtol * std::fabs(b[k])))
-      return ::testing::AssertionFailure() << what << ": first mismatch at index " << k << ": cuda " << a[k]
-                                           << " vs cpu " << b[k];
+      return ::testing::AssertionFailure() << what << ": first mismatch at index " << k << ": cuda "
+                                           << a[k] << " vs cpu " << b[k];
   return ::testing::AssertionSuccess();
 }
 ::testing::AssertionResult near_rel(const std::string& what, double a, double b, double rtol) {
   if (std::fabs(a - b) <= rtol * std::fabs(b)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << what << ": cuda " << a << " vs cpu " << b << " (rtol " << rtol << ")";
+  return ::testing::AssertionFailure()
+         << what << ": cuda " << a << " vs cpu " << b << " (rtol " << rtol << ")";
 }
 
-::testing::AssertionResult blocks_close(const std::string& what, const GuideBlock& a, const GuideBlock& b, double rtol,
-                                        double atol_scale) {
+::testing::AssertionResult blocks_close(const std::string& what, const GuideBlock& a,
+                                        const GuideBlock& b, double rtol, double atol_scale) {
   if (a.n != b.n || a.rank != b.rank || a.stride != b.stride)
     return ::testing::AssertionFailure() << what << ": shapes differ";
   for (auto r : {all_close(what + " mean", a.mean, b.mean, rtol, atol_scale),
@@ -97,7 +98,8 @@ std::unique_ptr<Backend> new_cuda_backend() {
     if (!r) return r;
   for (int i = 0; i < a.n; ++i)
     for (int k = a.rank; k < a.stride; ++k)
-      if (a.mean[static_cast<size_t>(i) * a.stride + k] != 0.f || a.logsd[static_cast<size_t>(i) * a.stride + k] != 0.f)
+      if (a.mean[static_cast<size_t>(i) * a.stride + k] != 0.f ||
+          a.logsd[static_cast<size_t>(i) * a.stride + k] != 0.f)
         return ::testing::AssertionFailure() << what << ": padding of row " << i << " is not 0";
   return ::testing::AssertionSuccess();
 }
@@ -113,8 +115,8 @@ class CudaVsCpu : public ::testing::Test {
 #endif
   }
 
-  // `per_user` entries per user, users in runs of per_user consecutive entries (so a batch that is a
-  // range repeats users; with few items, items repeat too); `user_groups` user groups.
+  // `per_user` entries per user, users in runs of per_user consecutive entries (so a batch that is
+  // a range repeats users; with few items, items repeat too); `user_groups` user groups.
   void load(int users, int items, int per_user, int rank, int user_groups, uint64_t seed) {
     train_ = testing::planted_ratings(users, items, 3, per_user, 0.5, seed);
     model_ = testing::random_model(train_, rank, user_groups, seed + 1);
@@ -125,7 +127,9 @@ class CudaVsCpu : public ::testing::Test {
       b->load_training(train_.user, train_.item, train_.value);
     }
   }
-  size_t n() const { return train_.size(); }
+  size_t n() const {
+    return train_.size();
+  }
 
   ::testing::AssertionResult gradients_match(size_t begin, size_t end, const std::string& what) {
     const float scale = static_cast<float>(n()) / static_cast<float>(end - begin);
@@ -146,13 +150,14 @@ using StepGradient = CudaVsCpu;
 using ShuffledBatches = CudaVsCpu;
 using AdamStep = CudaVsCpu;
 using TrainPass = CudaVsCpu;
-using GroupMoments = CudaVsCpu;  // the test suite; the result type is spelled ppmf::GroupMoments below
+using GroupMoments =
+    CudaVsCpu;  // the test suite; the result type is spelled ppmf::GroupMoments below
 using Predict = CudaVsCpu;
 using ScoreAllItems = CudaVsCpu;
 using EntryTiming = CudaVsCpu;
 
-// Ranks: biases only; 7 and 37 (not multiples of 4 or 32: masked padding, 2 and 16 lanes per entry);
-// 130 (33 float4 chunks: 32 lanes with 2 chunks each).
+// Ranks: biases only; 7 and 37 (not multiples of 4 or 32: masked padding, 2 and 16 lanes per
+// entry); 130 (33 float4 chunks: 32 lanes with 2 chunks each).
 const int kRanks[] = {0, 7, 37, 130};
 
 TEST_F(StepGradient, CudaMatchesCpu) {
@@ -173,8 +178,8 @@ TEST_F(StepGradient, CudaMatchesCpu) {
   }
 }
 
-// After a device shuffle the batches of a partition sum (at scale 1) to the full-batch gradient: the
-// permutation holds every entry exactly once.
+// After a device shuffle the batches of a partition sum (at scale 1) to the full-batch gradient:
+// the permutation holds every entry exactly once.
 TEST_F(ShuffledBatches, CudaMatchesCpu) {
   load(80, 30, 9, 7, 2, 7);
   GuideGradient full;
@@ -233,7 +238,8 @@ TEST_F(AdamStep, CudaMatchesCpu) {
       Model mc = model_, mg = model_;
       cpu_->store_guide(mc);
       gpu_->store_guide(mg);
-      const std::string what = "after step on [" + std::to_string(r[0]) + "," + std::to_string(r[1]) + ")";
+      const std::string what =
+          "after step on [" + std::to_string(r[0]) + "," + std::to_string(r[1]) + ")";
       ASSERT_TRUE(blocks_close(what + ", users", mg.U, mc.U, 1e-4, 1e-5));
       ASSERT_TRUE(blocks_close(what + ", items", mg.V, mc.V, 1e-4, 1e-5));
     }
@@ -288,14 +294,17 @@ TEST_F(Predict, CudaMatchesCpu) {
   for (int rank : {0, 7, 37, 130}) {
     SCOPED_TRACE("rank " + std::to_string(rank));
     load(50, 30, 8, rank, 3, 900 + rank);
-    const int32_t ue = population_index(model_, Side::kUsers) + 1, ie = population_index(model_, Side::kItems) + 1;
+    const int32_t ue = population_index(model_, Side::kUsers) + 1,
+                  ie = population_index(model_, Side::kItems) + 1;
     Rng rng(rank + 1);
     std::vector<PairIndex> pairs;
     for (int k = 0; k < 500; ++k)
       pairs.push_back({static_cast<int32_t>(rng.below(ue)), static_cast<int32_t>(rng.below(ie))});
     pairs.push_back({prior_index(model_, Side::kUsers, 2), 0});
-    pairs.push_back({population_index(model_, Side::kUsers), population_index(model_, Side::kItems)});
-    std::vector<float> mc(pairs.size()), vc(pairs.size()), mg(pairs.size(), -1.f), vg(pairs.size(), -1.f);
+    pairs.push_back(
+        {population_index(model_, Side::kUsers), population_index(model_, Side::kItems)});
+    std::vector<float> mc(pairs.size()), vc(pairs.size()), mg(pairs.size(), -1.f),
+        vg(pairs.size(), -1.f);
     cpu_->predict(pairs.data(), pairs.size(), mc.data(), vc.data());
     gpu_->predict(pairs.data(), pairs.size(), mg.data(), vg.data());
     EXPECT_TRUE(all_close("mean", mg, mc, 1e-5, 1e-6));
@@ -310,8 +319,8 @@ TEST_F(ScoreAllItems, CudaMatchesCpu) {
   for (int rank : {0, 7, 37}) {
     SCOPED_TRACE("rank " + std::to_string(rank));
     load(50, 45, 8, rank, 3, 1100 + rank);
-    std::vector<int32_t> users = {0, 7, 49, 3, prior_index(model_, Side::kUsers, 1),
-                                  population_index(model_, Side::kUsers)};
+    std::vector<int32_t> users = {
+        0, 7, 49, 3, prior_index(model_, Side::kUsers, 1), population_index(model_, Side::kUsers)};
     for (int k = 0; k < 30; ++k) users.push_back((k * 13) % 50);
     const size_t cells = users.size() * static_cast<size_t>(model_.V.n);
     std::vector<float> mc(cells), vc(cells), mg(cells, -1.f), vg(cells, -1.f);
@@ -362,7 +371,8 @@ TEST(Training, CudaMatchesCpu) {
     ASSERT_EQ(a.history.size(), b.history.size());
     for (size_t e = 0; e < a.history.size(); ++e) {
       SCOPED_TRACE("epoch " + std::to_string(e + 1));
-      EXPECT_TRUE(near_rel("elbo/entry", b.history[e].elbo_per_entry, a.history[e].elbo_per_entry, 1e-3));
+      EXPECT_TRUE(
+          near_rel("elbo/entry", b.history[e].elbo_per_entry, a.history[e].elbo_per_entry, 1e-3));
       EXPECT_TRUE(near_rel("train rmse", b.history[e].train_rmse, a.history[e].train_rmse, 1e-3));
       EXPECT_TRUE(near_rel("test rmse", b.history[e].test_rmse, a.history[e].test_rmse, 1e-3));
       EXPECT_TRUE(near_rel("test nll", b.history[e].test_nll, a.history[e].test_nll, 1e-3));
@@ -388,7 +398,8 @@ TEST(Training, CudaMatchesCpu) {
     const Model a = train(mini, m3, tc, *cpu), b = train(mini, m3, tc, *gpu);
     for (size_t e = 0; e < 3; ++e) {
       SCOPED_TRACE("mini-batch epoch " + std::to_string(e + 1));
-      EXPECT_TRUE(near_rel("elbo/entry", b.history[e].elbo_per_entry, a.history[e].elbo_per_entry, 1e-3));
+      EXPECT_TRUE(
+          near_rel("elbo/entry", b.history[e].elbo_per_entry, a.history[e].elbo_per_entry, 1e-3));
       EXPECT_TRUE(near_rel("test rmse", b.history[e].test_rmse, a.history[e].test_rmse, 1e-3));
     }
     const EpochMetrics &ea = a.history.back(), &eb = b.history.back();

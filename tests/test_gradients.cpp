@@ -48,12 +48,15 @@ class GradientTest : public ::testing::Test {
           continue;
         }
         const double fd_mean = numeric(params.mean[at]);
-        EXPECT_NEAR(grad.mean[at], fd_mean, 2e-3 * std::max(1.0, std::fabs(fd_mean))) << side << " mean " << i << "," << k;
+        EXPECT_NEAR(grad.mean[at], fd_mean, 2e-3 * std::max(1.0, std::fabs(fd_mean)))
+            << side << " mean " << i << "," << k;
         const double fd_logsd = numeric(params.logsd[at]);
-        EXPECT_NEAR(grad.logsd[at], fd_logsd, 2e-3 * std::max(1.0, std::fabs(fd_logsd))) << side << " logsd " << i << "," << k;
+        EXPECT_NEAR(grad.logsd[at], fd_logsd, 2e-3 * std::max(1.0, std::fabs(fd_logsd)))
+            << side << " logsd " << i << "," << k;
       }
       const double fd_bias = numeric(params.bias_mean[i]);
-      EXPECT_NEAR(grad.bias_mean[i], fd_bias, 2e-3 * std::max(1.0, std::fabs(fd_bias))) << side << " bias " << i;
+      EXPECT_NEAR(grad.bias_mean[i], fd_bias, 2e-3 * std::max(1.0, std::fabs(fd_bias)))
+          << side << " bias " << i;
       const double fd_bias_logsd = numeric(params.bias_logsd[i]);
       EXPECT_NEAR(grad.bias_logsd[i], fd_bias_logsd, 2e-3 * std::max(1.0, std::fabs(fd_bias_logsd)))
           << side << " bias logsd " << i;
@@ -100,8 +103,10 @@ TEST_F(GradientTest, MiniBatchEstimatorAveragesToFullGradient) {
       EXPECT_NEAR(s->logsd[k], f->logsd[k], 1e-4 * std::max(1.0f, std::fabs(f->logsd[k])));
     }
     for (size_t k = 0; k < s->bias_mean.size(); ++k) {
-      EXPECT_NEAR(s->bias_mean[k], f->bias_mean[k], 1e-4 * std::max(1.0f, std::fabs(f->bias_mean[k])));
-      EXPECT_NEAR(s->bias_logsd[k], f->bias_logsd[k], 1e-4 * std::max(1.0f, std::fabs(f->bias_logsd[k])));
+      EXPECT_NEAR(s->bias_mean[k], f->bias_mean[k],
+                  1e-4 * std::max(1.0f, std::fabs(f->bias_mean[k])));
+      EXPECT_NEAR(s->bias_logsd[k], f->bias_logsd[k],
+                  1e-4 * std::max(1.0f, std::fabs(f->bias_logsd[k])));
     }
   }
 }
@@ -109,8 +114,8 @@ TEST_F(GradientTest, MiniBatchEstimatorAveragesToFullGradient) {
 TEST_F(GradientTest, TrainPassMatchesReferenceElbo) {
   const TrainPassStats st = backend_->train_pass();
   const double n = static_cast<double>(st.n);
-  const double elbo = -0.5 * n * std::log(2 * M_PI * model_.sigma2) - 0.5 * st.sse_expected / model_.sigma2 -
-                      st.kl_users - st.kl_items;
+  const double elbo = -0.5 * n * std::log(2 * M_PI * model_.sigma2) -
+                      0.5 * st.sse_expected / model_.sigma2 - st.kl_users - st.kl_items;
   EXPECT_NEAR(elbo, reference_elbo(model_, train_), 1e-4 * std::fabs(elbo));
 }
 
@@ -119,14 +124,15 @@ TEST_F(GradientTest, TrainPassMatchesReferenceElbo) {
 TEST_F(GradientTest, ClosedFormElboMatchesMonteCarlo) {
   const TrainPassStats st = backend_->train_pass();
   const double n = static_cast<double>(st.n);
-  const double exact_loglik = -0.5 * n * std::log(2 * M_PI * model_.sigma2) - 0.5 * st.sse_expected / model_.sigma2;
+  const double exact_loglik =
+      -0.5 * n * std::log(2 * M_PI * model_.sigma2) - 0.5 * st.sse_expected / model_.sigma2;
   const double exact_kl = st.kl_users + st.kl_items;
   Rng rng(5);
   const int samples = 40000, d = model_.rank();
   double sum_ll = 0, sum_ll2 = 0, sum_kl = 0, sum_kl2 = 0;
   std::vector<double> u(model_.U.n * d), v(model_.V.n * d), a(model_.U.n), b(model_.V.n);
-  auto draw = [&](const GuideBlock& g, std::vector<double>& f, std::vector<double>& bias, const PriorBlock& p,
-                  const std::vector<int32_t>& group) {
+  auto draw = [&](const GuideBlock& g, std::vector<double>& f, std::vector<double>& bias,
+                  const PriorBlock& p, const std::vector<int32_t>& group) {
     double log_ratio = 0;  // log q - log p at the sample
     auto add = [&](double x, double m, double w, double M, double L) {
       const double s = std::exp(w);
@@ -161,8 +167,10 @@ TEST_F(GradientTest, ClosedFormElboMatchesMonteCarlo) {
     sum_kl += kl;
     sum_kl2 += kl * kl;
   }
-  const double mean_ll = sum_ll / samples, se_ll = std::sqrt((sum_ll2 / samples - mean_ll * mean_ll) / samples);
-  const double mean_kl = sum_kl / samples, se_kl = std::sqrt((sum_kl2 / samples - mean_kl * mean_kl) / samples);
+  const double mean_ll = sum_ll / samples,
+               se_ll = std::sqrt((sum_ll2 / samples - mean_ll * mean_ll) / samples);
+  const double mean_kl = sum_kl / samples,
+               se_kl = std::sqrt((sum_kl2 / samples - mean_kl * mean_kl) / samples);
   EXPECT_NEAR(mean_ll, exact_loglik, 4 * se_ll);
   EXPECT_NEAR(mean_kl, exact_kl, 4 * se_kl);
   EXPECT_GT(se_ll, 0);

@@ -23,7 +23,8 @@ GroupMoments random_moments(Rng& rng, int groups, int d) {
         sv += var;
       }
     };
-    for (int k = 0; k < d; ++k) fill(m.sum_mean[g * d + k], m.sum_sq_mean[g * d + k], m.sum_var[g * d + k]);
+    for (int k = 0; k < d; ++k)
+      fill(m.sum_mean[g * d + k], m.sum_sq_mean[g * d + k], m.sum_var[g * d + k]);
     fill(m.bias_sum[g], m.bias_sum_sq[g], m.bias_sum_var[g]);
   }
   return m;
@@ -44,7 +45,8 @@ TEST(Hyper, PriorUpdateReachesTheObjectivesMaximum) {
       for (double rel : {1e-3, -1e-3}) {
         const float keep = x;
         x = static_cast<float>(keep + rel * std::max(1.0f, std::fabs(keep)));
-        EXPECT_LE(prior_objective(mom, c, p, dim), best + 1e-9 * std::fabs(best)) << what << " group " << g << " dim " << dim;
+        EXPECT_LE(prior_objective(mom, c, p, dim), best + 1e-9 * std::fabs(best))
+            << what << " group " << g << " dim " << dim;
         x = keep;
       }
     };

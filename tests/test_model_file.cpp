@@ -1,7 +1,5 @@
 // Model file tests: an exact round trip of every field, atomic replacement, and the refusal (with
 // its message) of truncated, corrupted, foreign, future-version, missing and inconsistent files.
-#include "ppmf/model_file.hpp"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -14,6 +12,7 @@
 #include <set>
 
 #include "ppmf/common.hpp"
+#include "ppmf/model_file.hpp"
 
 namespace ppmf {
 namespace {
@@ -184,7 +183,8 @@ void expect_same(const Model& a, const Model& b) {
 // A fresh, empty directory per test.
 std::string test_dir() {
   const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = fs::path(testing::TempDir()) / (std::string("ppmf_model_file_") + info->name());
+  const fs::path dir =
+      fs::path(testing::TempDir()) / (std::string("ppmf_model_file_") + info->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
@@ -289,10 +289,9 @@ TEST(ModelFile, TruncatedFileIsRefused) {
   }
   for (size_t cut : {kHeaderSize, kHeaderSize + 1, bytes.size() / 2, bytes.size() - 1}) {
     write_bytes(cut_path, bytes.substr(0, cut));
-    EXPECT_THAT(load_error(cut_path),
-                HasSubstr(cut_path + ": truncated model file (expected " +
-                          std::to_string(bytes.size()) + " bytes, found " + std::to_string(cut) +
-                          ")"));
+    EXPECT_THAT(load_error(cut_path), HasSubstr(cut_path + ": truncated model file (expected " +
+                                                std::to_string(bytes.size()) + " bytes, found " +
+                                                std::to_string(cut) + ")"));
   }
 }
 

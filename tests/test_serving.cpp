@@ -85,7 +85,8 @@ TEST(FoldIn, EqualsTheDenseExactPosterior) {
     }
     w[3] = 1;
     for (int r = 0; r < n; ++r) {
-      for (int c = 0; c < n; ++c) P[r * n + c] += (w[r] * w[c] + (r == c && r < 3 ? t2[r] : 0)) / m.sigma2;
+      for (int c = 0; c < n; ++c)
+        P[r * n + c] += (w[r] * w[c] + (r == c && r < 3 ? t2[r] : 0)) / m.sigma2;
       b[r] += (h.values[e] - m.mu0 - m.V.bias_mean[j]) * w[r] / m.sigma2;
     }
   }
@@ -120,7 +121,8 @@ TEST(FoldIn, FullHistoryLandsNearTheTrainedPosterior) {
   Ratings again;
   const int32_t me = again.users.insert("user0-again");
   for (size_t e = 0; e < data.size(); ++e)
-    if (data.user[e] == 0) again.push(me, again.items.insert(data.items.name(data.item[e])), data.value[e]);
+    if (data.user[e] == 0)
+      again.push(me, again.items.insert(data.items.name(data.item[e])), data.value[e]);
   Model folded = m;
   const FoldInReport r = fold_in_table(folded, again, nullptr, 1);
   EXPECT_EQ(r.added, 1u);
@@ -155,7 +157,8 @@ TEST(FoldIn, KnownUserIsUpdatedAndUnknownItemsAreCounted) {
   EXPECT_EQ(r.entries_unknown_item, 1u);
   EXPECT_NE(m.U.bias_mean[m.users.find("user3")], before);
   const int32_t me = m.users.find("user3"), item1 = m.items.find("item1");
-  EXPECT_TRUE(std::binary_search(m.seen_items.begin() + m.seen_offsets[me], m.seen_items.begin() + m.seen_offsets[me + 1], item1));
+  EXPECT_TRUE(std::binary_search(m.seen_items.begin() + m.seen_offsets[me],
+                                 m.seen_items.begin() + m.seen_offsets[me + 1], item1));
 }
 
 class Recommend : public ::testing::Test {
@@ -286,7 +289,8 @@ TEST(GivenN, HeldOutEntriesNeverReachTraining) {
   const GivenNSplit s = given_n_split(data, c);
   EXPECT_EQ(s.max_n, 3);
   EXPECT_GT(s.users.size(), 20u);
-  for (const auto& id : s.users) EXPECT_LT(s.train.users.find(id), 0) << id << " is held out but in training";
+  for (const auto& id : s.users)
+    EXPECT_LT(s.train.users.find(id), 0) << id << " is held out but in training";
   size_t held_entries = 0;
   for (const auto& e : s.entries) {
     EXPECT_GT(e.size(), 3u);

@@ -46,7 +46,8 @@ TEST(Batching, PermutationIsSeededCompleteAndOrderedByKey) {
   std::sort(sorted.begin(), sorted.end());
   for (uint32_t k = 0; k < sorted.size(); ++k) ASSERT_EQ(sorted[k], k);
   const uint64_t base = splitmix64(7);
-  for (size_t r = 1; r < a.size(); ++r) ASSERT_LT(permutation_key(base, a[r - 1]), permutation_key(base, a[r]));
+  for (size_t r = 1; r < a.size(); ++r)
+    ASSERT_LT(permutation_key(base, a[r - 1]), permutation_key(base, a[r]));
 }
 
 TEST(Training, RecoversAPlantedModel) {
@@ -104,7 +105,8 @@ TEST(Training, LightUsersShrinkToTheirGroupHeavyUsersDoNot) {
   const Model m = train(in, mc, quiet_config(60), *backend);
   // Predictions at item 0 for: the light user, the heavy user, and new members of groups A and B.
   Ratings pairs;
-  for (const char* id : {"light", "heavy", "new-in-A", "new-in-B"}) pairs.push(pairs.users.insert(id), 0, 0.f);
+  for (const char* id : {"light", "heavy", "new-in-A", "new-in-B"})
+    pairs.push(pairs.users.insert(id), 0, 0.f);
   pairs.items.insert("i0");
   GroupFile now{{"new-in-A", "A"}, {"new-in-B", "B"}};
   backend->load_model(m);
@@ -142,7 +144,8 @@ TEST(Training, SameSeedSameModelWhateverTheThreadCount) {
 TEST(Training, UnseenIdsArePredictedFromTheirPrior) {
   const Ratings all = testing::planted_ratings(50, 30, 2, 8, 0.3, 6);
   GroupFile ug;
-  for (size_t i = 0; i < all.users.size(); ++i) ug[std::string(all.users.name(static_cast<int32_t>(i)))] = i % 2 ? "odd" : "even";
+  for (size_t i = 0; i < all.users.size(); ++i)
+    ug[std::string(all.users.name(static_cast<int32_t>(i)))] = i % 2 ? "odd" : "even";
   ModelConfig mc;
   mc.rank = 2;
   auto backend = make_cpu_backend(2);
@@ -172,7 +175,8 @@ TEST(Training, UnseenIdsArePredictedFromTheirPrior) {
   double var = m.sigma2 + 1.0 / m.user_prior.bias_prec[g] + std::exp(2.0 * m.V.bias_logsd[j]);
   for (int k = 0; k < 2; ++k) {
     const double M = m.user_prior.mean[g * 2 + k], s2 = 1.0 / m.user_prior.prec[g * 2 + k];
-    const double n = m.V.mean[j * m.V.stride + k], t2 = std::exp(2.0 * m.V.logsd[j * m.V.stride + k]);
+    const double n = m.V.mean[j * m.V.stride + k],
+                 t2 = std::exp(2.0 * m.V.logsd[j * m.V.stride + k]);
     mean += M * n;
     var += M * M * t2 + n * n * s2 + s2 * t2;
   }

@@ -2,6 +2,7 @@
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,18 +10,17 @@
 #include <sstream>
 #include <unordered_set>
 
-#include <unistd.h>
-
 #include "ppmf/common.hpp"
 #include "ppmf/groups.hpp"
 #include "ppmf/ratings.hpp"
 
 namespace ppmf::testing {
 
-Ratings planted_ratings(int users, int items, int rank, int per_user, double noise_sd, uint64_t seed,
-                        std::vector<float>* truth) {
+Ratings planted_ratings(int users, int items, int rank, int per_user, double noise_sd,
+                        uint64_t seed, std::vector<float>* truth) {
   Rng rng(seed);
-  std::vector<double> U(static_cast<size_t>(users) * rank), V(static_cast<size_t>(items) * rank), a(users), b(items);
+  std::vector<double> U(static_cast<size_t>(users) * rank), V(static_cast<size_t>(items) * rank),
+      a(users), b(items);
   for (auto& x : U) x = rng.normal() / std::sqrt(std::sqrt(rank));
   for (auto& x : V) x = rng.normal() / std::sqrt(std::sqrt(rank));
   for (auto& x : a) x = 0.3 * rng.normal();
@@ -34,7 +34,8 @@ Ratings planted_ratings(int users, int items, int rank, int per_user, double noi
       const int j = static_cast<int>(rng.below(items));
       if (!seen.insert(j).second) continue;
       double mean = 3.0 + a[i] + b[j];
-      for (int k = 0; k < rank; ++k) mean += U[static_cast<size_t>(i) * rank + k] * V[static_cast<size_t>(j) * rank + k];
+      for (int k = 0; k < rank; ++k)
+        mean += U[static_cast<size_t>(i) * rank + k] * V[static_cast<size_t>(j) * rank + k];
       r.push(i, j, static_cast<float>(mean + noise_sd * rng.normal()));
       if (truth) truth->push_back(static_cast<float>(mean));
     }
@@ -51,7 +52,8 @@ Model random_model(const Ratings& train, int rank, int user_group_count, uint64_
   m.user_groups.names.clear();
   for (int g = 0; g < user_group_count; ++g) m.user_groups.names.push_back("g" + std::to_string(g));
   m.user_groups.from_file = true;
-  for (size_t i = 0; i < m.users.size(); ++i) m.user_groups.of.push_back(static_cast<int32_t>(i % user_group_count));
+  for (size_t i = 0; i < m.users.size(); ++i)
+    m.user_groups.of.push_back(static_cast<int32_t>(i % user_group_count));
   m.item_groups = make_groups(m.items, nullptr);
   m.user_count = count_per_user(train);
   m.item_count = count_per_item(train);
@@ -64,13 +66,15 @@ Model random_model(const Ratings& train, int rank, int user_group_count, uint64_
     for (int i = 0; i < g->n; ++i) {
       for (int k = 0; k < rank; ++k) {
         g->mean[static_cast<size_t>(i) * g->stride + k] = static_cast<float>(0.8 * rng.normal());
-        g->logsd[static_cast<size_t>(i) * g->stride + k] = static_cast<float>(-1.0 + 0.3 * rng.normal());
+        g->logsd[static_cast<size_t>(i) * g->stride + k] =
+            static_cast<float>(-1.0 + 0.3 * rng.normal());
       }
       g->bias_mean[i] = static_cast<float>(0.5 * rng.normal());
       g->bias_logsd[i] = static_cast<float>(-1.2 + 0.3 * rng.normal());
     }
   }
-  for (auto [prior, groups] : {std::make_pair(&m.user_prior, user_group_count), std::make_pair(&m.item_prior, 1)}) {
+  for (auto [prior, groups] :
+       {std::make_pair(&m.user_prior, user_group_count), std::make_pair(&m.item_prior, 1)}) {
     prior->reset(groups, rank);
     for (auto& x : prior->mean) x = static_cast<float>(0.4 * rng.normal());
     for (auto& x : prior->prec) x = static_cast<float>(0.5 + 2.0 * rng.uniform());
@@ -91,7 +95,8 @@ double side_kl(const GuideBlock& g, const PriorBlock& p, const std::vector<int32
     for (int k = 0; k < g.rank; ++k) {
       const double m = g.mean[static_cast<size_t>(i) * g.stride + k];
       const double w = g.logsd[static_cast<size_t>(i) * g.stride + k];
-      const double L = p.prec[static_cast<size_t>(gr) * p.rank + k], M = p.mean[static_cast<size_t>(gr) * p.rank + k];
+      const double L = p.prec[static_cast<size_t>(gr) * p.rank + k],
+                   M = p.mean[static_cast<size_t>(gr) * p.rank + k];
       kl += 0.5 * (L * (std::exp(2 * w) + (m - M) * (m - M)) - 1 - std::log(L) - 2 * w);
     }
     const double a = g.bias_mean[i], w = g.bias_logsd[i];
@@ -111,7 +116,8 @@ double reference_elbo(const Model& m, const Ratings& train) {
     const GuideBlock &U = m.U, &V = m.V;
     double dot = 0, var = std::exp(2.0 * U.bias_logsd[i]) + std::exp(2.0 * V.bias_logsd[j]);
     for (int d = 0; d < m.rank(); ++d) {
-      const double mu = U.mean[static_cast<size_t>(i) * U.stride + d], nu = V.mean[static_cast<size_t>(j) * V.stride + d];
+      const double mu = U.mean[static_cast<size_t>(i) * U.stride + d],
+                   nu = V.mean[static_cast<size_t>(j) * V.stride + d];
       const double su = std::exp(2.0 * U.logsd[static_cast<size_t>(i) * U.stride + d]);
       const double sv = std::exp(2.0 * V.logsd[static_cast<size_t>(j) * V.stride + d]);
       dot += mu * nu;

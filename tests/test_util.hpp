@@ -12,8 +12,8 @@ namespace ppmf::testing {
 
 // Ratings from the model r = mu + a_i + b_j + u_i . v_j + noise, every user with `per_user`
 // distinct items; `truth` (optional) receives the noise-free means.
-Ratings planted_ratings(int users, int items, int rank, int per_user, double noise_sd, uint64_t seed,
-                        std::vector<float>* truth = nullptr);
+Ratings planted_ratings(int users, int items, int rank, int per_user, double noise_sd,
+                        uint64_t seed, std::vector<float>* truth = nullptr);
 
 // A small model with a random guide and random (non-trivial) priors over `train`'s ids, with
 // `user_group_count` user groups assigned round-robin.

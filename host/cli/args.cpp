@@ -40,7 +40,8 @@ bool Args::parse(int argc, char** argv) {
       return false;
     }
     if (a.rfind("--", 0) != 0)
-      throw Error(command_ + ": unexpected argument '" + a + "' (see ppmf-gpu " + command_ + " --help)");
+      throw Error(command_ + ": unexpected argument '" + a + "' (see ppmf-gpu " + command_ +
+                  " --help)");
     std::string name = a.substr(2), value;
     const size_t eq = name.find('=');
     const bool inline_value = eq != std::string::npos;
@@ -50,7 +51,8 @@ bool Args::parse(int argc, char** argv) {
     }
     const auto it = specs_.find(name);
     if (it == specs_.end())
-      throw Error(command_ + ": unknown option --" + name + " (see ppmf-gpu " + command_ + " --help)");
+      throw Error(command_ + ": unknown option --" + name + " (see ppmf-gpu " + command_ +
+                  " --help)");
     if (it->second.is_flag) {
       if (inline_value) throw Error(command_ + ": --" + name + " takes no value");
       values_[name] = "1";
@@ -99,12 +101,15 @@ double Args::real(const std::string& name, double min, double max) const {
 }
 
 std::string Args::help() const {
-  std::string out = "usage: ppmf-gpu " + command_ + " " + usage_ + "\n\n" + summary_ + "\n\noptions:\n";
+  std::string out =
+      "usage: ppmf-gpu " + command_ + " " + usage_ + "\n\n" + summary_ + "\n\noptions:\n";
   for (const auto& name : order_) {
     const Spec& s = specs_.at(name);
     std::string left = "  --" + name + (s.is_flag ? "" : " " + s.metavar);
-    if (left.size() < 28) left.resize(28, ' ');
-    else left += "\n" + std::string(28, ' ');
+    if (left.size() < 28)
+      left.resize(28, ' ');
+    else
+      left += "\n" + std::string(28, ' ');
     out += left + s.help;
     if (!s.is_flag && !s.fallback.empty()) out += " (default: " + s.fallback + ")";
     out += "\n";

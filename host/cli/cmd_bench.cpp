@@ -20,12 +20,13 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  Args args("bench", "[--users N --items N --nnz N --rank D] [options]",
-            "Generates a problem (random users, Zipf-like item popularity) and reports for the chosen\n"
-            "device: entries/s of the entry kernels alone, of whole optimizer steps, and of a whole\n"
-            "epoch (shuffle, steps, full pass, pooling moments); the bytes a step moves per entry\n"
-            "(counted, DESIGN.md section 6) and the achieved bandwidth as a fraction of the device's\n"
-            "copy bandwidth, measured in the same run.");
+  Args args(
+      "bench", "[--users N --items N --nnz N --rank D] [options]",
+      "Generates a problem (random users, Zipf-like item popularity) and reports for the chosen\n"
+      "device: entries/s of the entry kernels alone, of whole optimizer steps, and of a whole\n"
+      "epoch (shuffle, steps, full pass, pooling moments); the bytes a step moves per entry\n"
+      "(counted, DESIGN.md section 6) and the achieved bandwidth as a fraction of the device's\n"
+      "copy bandwidth, measured in the same run.");
   args.option("users", "1000000", "users", "N")
       .option("items", "100000", "items", "N")
       .option("nnz", "10000000", "observed entries", "N")
@@ -57,7 +58,8 @@ int cmd_bench(int argc, char** argv) {
     r.value[k] = static_cast<float>(3.0 + rng.normal());
   }
   const Model model = init_model(r, r.value, mc, nullptr, nullptr, 1);
-  std::fprintf(stderr, "generated %zu entries (%d users, %d items) in %.1f s\n", nnz, users, items, seconds_since(t_gen));
+  std::fprintf(stderr, "generated %zu entries (%d users, %d items) in %.1f s\n", nnz, users, items,
+               seconds_since(t_gen));
 
   auto backend = open_backend(args);
   backend->load_model(model);
@@ -79,7 +81,8 @@ int cmd_bench(int argc, char** argv) {
   const double bytes = step_bytes_per_entry(mc.rank, touched);
 
   backend->shuffle(1);
-  for (size_t b = 0; b < std::min<size_t>(batches, 3); ++b) backend->step(bounds[b], bounds[b + 1], p);  // warm-up
+  for (size_t b = 0; b < std::min<size_t>(batches, 3); ++b)
+    backend->step(bounds[b], bounds[b + 1], p);  // warm-up
   const double kernel_s = backend->time_entry_kernels(bounds[0], bounds[1], 10);
   const size_t steps = std::min<size_t>(batches, 20);
   auto t0 = std::chrono::steady_clock::now();
@@ -100,25 +103,29 @@ int cmd_bench(int argc, char** argv) {
   const double step_rate = static_cast<double>(bounds[steps]) / steps_s;
   const double epoch_rate = static_cast<double>(nnz) / epoch_s;
   std::printf("device        %s\n", backend->name().c_str());
-  std::printf("problem       %d users, %d items, %zu entries, rank %d, batch %zu (%zu steps/epoch)\n", users, items,
-              nnz, mc.rank, bounds[1] - bounds[0], batches);
+  std::printf(
+      "problem       %d users, %d items, %zu entries, rank %d, batch %zu (%zu steps/epoch)\n",
+      users, items, nnz, mc.rank, bounds[1] - bounds[0], batches);
   std::printf("bytes/entry   %.0f (%.2f rows touched per entry)\n", bytes, touched);
   std::printf("copy          %.1f GB/s\n", copy / 1e9);
   std::printf("%-13s %14s %12s %10s\n", "", "entries/s", "GB/s", "of copy");
-  for (const auto& [name, rate, b] : {std::make_tuple("entry kernel", kernel_rate, 8.0 * 4.0 * mc.rank),
-                                       std::make_tuple("step", step_rate, bytes),
-                                       std::make_tuple("epoch", epoch_rate, bytes)})
-    std::printf("%-13s %14.4g %12.1f %9.1f%%\n", name, rate, rate * b / 1e9, 100.0 * rate * b / copy);
+  for (const auto& [name, rate, b] :
+       {std::make_tuple("entry kernel", kernel_rate, 8.0 * 4.0 * mc.rank),
+        std::make_tuple("step", step_rate, bytes), std::make_tuple("epoch", epoch_rate, bytes)})
+    std::printf("%-13s %14.4g %12.1f %9.1f%%\n", name, rate, rate * b / 1e9,
+                100.0 * rate * b / copy);
   std::printf("epoch time    %.3f s\n", epoch_s);
   if (args.given("json")) {
     char buf[1024];
-    std::snprintf(buf, sizeof buf,
-                  "{\"device\": \"%s\", \"users\": %d, \"items\": %d, \"nnz\": %zu, \"rank\": %d, \"batch\": %zu, "
-                  "\"bytes_per_entry\": %.1f, \"copy_bytes_per_s\": %.6g, \"kernel_entries_per_s\": %.6g, "
-                  "\"step_entries_per_s\": %.6g, \"epoch_entries_per_s\": %.6g, \"epoch_seconds\": %.6g, "
-                  "\"step_fraction_of_copy\": %.4f}\n",
-                  backend->name().c_str(), users, items, nnz, mc.rank, bounds[1] - bounds[0], bytes, copy,
-                  kernel_rate, step_rate, epoch_rate, epoch_s, step_rate * bytes / copy);
+    std::snprintf(
+        buf, sizeof buf,
+        "{\"device\": \"%s\", \"users\": %d, \"items\": %d, \"nnz\": %zu, \"rank\": %d, \"batch\": "
+        "%zu, "
+        "\"bytes_per_entry\": %.1f, \"copy_bytes_per_s\": %.6g, \"kernel_entries_per_s\": %.6g, "
+        "\"step_entries_per_s\": %.6g, \"epoch_entries_per_s\": %.6g, \"epoch_seconds\": %.6g, "
+        "\"step_fraction_of_copy\": %.4f}\n",
+        backend->name().c_str(), users, items, nnz, mc.rank, bounds[1] - bounds[0], bytes, copy,
+        kernel_rate, step_rate, epoch_rate, epoch_s, step_rate * bytes / copy);
     write_text_file(args.str("json"), buf);
   }
   return 0;

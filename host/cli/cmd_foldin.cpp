@@ -8,13 +8,15 @@
 namespace ppmf::cli {
 
 int cmd_foldin(int argc, char** argv) {
-  Args args("foldin", "--model FILE --data FILE --out FILE [options]",
-            "Folds users into a trained model by their exact Gaussian posterior given the item factors:\n"
-            "one small solve per user, no retraining. New users start from their group's prior (group\n"
-            "from --user-groups; else 'default' when the model has groups, else the population); users\n"
-            "already in the model are updated with the new entries, their current posterior as the\n"
-            "prior. Entries of items the model has never seen are skipped (and counted).");
-  args.option("model", "", "trained model", "FILE").option("data", "", "new entries (user,item,value)", "FILE");
+  Args args(
+      "foldin", "--model FILE --data FILE --out FILE [options]",
+      "Folds users into a trained model by their exact Gaussian posterior given the item factors:\n"
+      "one small solve per user, no retraining. New users start from their group's prior (group\n"
+      "from --user-groups; else 'default' when the model has groups, else the population); users\n"
+      "already in the model are updated with the new entries, their current posterior as the\n"
+      "prior. Entries of items the model has never seen are skipped (and counted).");
+  args.option("model", "", "trained model", "FILE")
+      .option("data", "", "new entries (user,item,value)", "FILE");
   add_read_options(args, true);
   args.option("user-groups", "", "CSV id,group for the new users", "FILE")
       .option("out", "", "model file to write (may equal --model)", "FILE")
@@ -25,10 +27,12 @@ int cmd_foldin(int argc, char** argv) {
   Model model = load_model(args.str("model"));
   const Ratings table = load_table(args, args.str("data"), true);
   const auto user_groups = load_groups(args, "user-groups");
-  const FoldInReport r = fold_in_table(model, table, ptr(user_groups), static_cast<int>(args.integer("threads", 0, 1024)));
+  const FoldInReport r = fold_in_table(model, table, ptr(user_groups),
+                                       static_cast<int>(args.integer("threads", 0, 1024)));
   save_model(model, args.str("out"));
-  std::printf("added %zu users, updated %zu, used %zu entries, skipped %zu with unknown items; wrote %s\n",
-              r.added, r.updated, r.entries_used, r.entries_unknown_item, args.str("out").c_str());
+  std::printf(
+      "added %zu users, updated %zu, used %zu entries, skipped %zu with unknown items; wrote %s\n",
+      r.added, r.updated, r.entries_used, r.entries_unknown_item, args.str("out").c_str());
   return 0;
 }
 

@@ -8,21 +8,28 @@
 namespace ppmf::cli {
 
 int cmd_predict(int argc, char** argv) {
-  Args args("predict", "--model FILE --pairs FILE [options]",
-            "Writes CSV user,item,mean,sd,source: the predictive mean and standard deviation of each\n"
-            "pair (noise included). source says what the prediction rests on: trained (both ids seen in\n"
-            "training), group (an unseen id's group prior) or population (the population prior).");
-  args.option("model", "", "model file", "FILE").option("pairs", "", "user,item pairs (extra columns ignored)", "FILE");
+  Args args(
+      "predict", "--model FILE --pairs FILE [options]",
+      "Writes CSV user,item,mean,sd,source: the predictive mean and standard deviation of each\n"
+      "pair (noise included). source says what the prediction rests on: trained (both ids seen in\n"
+      "training), group (an unseen id's group prior) or population (the population prior).");
+  args.option("model", "", "model file", "FILE")
+      .option("pairs", "", "user,item pairs (extra columns ignored)", "FILE");
   add_read_options(args, false);
   add_group_options(args, " for ids unseen in training");
-  args.option("history", "", "entries (user,item,value; columns 1-3 or by header) folded in before predicting", "FILE");
-  args.option("scale", "original", "original (undo the model's transform: minutes for log1p) or model", "S")
+  args.option("history", "",
+              "entries (user,item,value; columns 1-3 or by header) folded in before predicting",
+              "FILE");
+  args.option("scale", "original",
+              "original (undo the model's transform: minutes for log1p) or model", "S")
       .option("out", "-", "output CSV ('-' = stdout)", "FILE");
   add_device_options(args, "auto");
   if (!args.parse(argc, argv)) return 0;
-  if (!args.given("model") || !args.given("pairs")) throw Error("predict needs --model and --pairs");
+  if (!args.given("model") || !args.given("pairs"))
+    throw Error("predict needs --model and --pairs");
   const std::string scale = args.str("scale");
-  if (scale != "original" && scale != "model") throw Error("unknown --scale '" + scale + "' (expected original|model)");
+  if (scale != "original" && scale != "model")
+    throw Error("unknown --scale '" + scale + "' (expected original|model)");
 
   Model model = load_model(args.str("model"));
   const Ratings pairs = load_table(args, args.str("pairs"), false);
@@ -33,7 +40,8 @@ int cmd_predict(int argc, char** argv) {
   const auto item_groups = load_groups(args, "item-groups");
   auto backend = open_backend(args);
   backend->load_model(model);
-  const Predictions pred = predict_table(*backend, model, pairs, ptr(user_groups), ptr(item_groups));
+  const Predictions pred =
+      predict_table(*backend, model, pairs, ptr(user_groups), ptr(item_groups));
   const Transform t = scale == "original" ? model.config.transform : Transform::kNone;
   CsvWriter out(args.str("out"));
   out.write("user,item,mean,sd,source\n");

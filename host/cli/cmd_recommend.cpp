@@ -31,12 +31,15 @@ std::vector<std::string> read_id_list(const std::string& path) {
 }  // namespace
 
 int cmd_recommend(int argc, char** argv) {
-  Args args("recommend", "--model FILE (--users FILE | --user ID) [options]",
-            "Writes CSV user,rank,item,score,mean,sd: the top K items per user, ranked by the predictive\n"
-            "mean (or by a posterior sample with --explore thompson, or mean + beta * sd with ucb). Items\n"
-            "the user has seen (training entries stored in the model, plus --history) are excluded.\n"
-            "Users unknown to the model are scored from their --history (folded in on the fly), else\n"
-            "from their group's prior or the population prior.");
+  Args args(
+      "recommend", "--model FILE (--users FILE | --user ID) [options]",
+      "Writes CSV user,rank,item,score,mean,sd: the top K items per user, ranked by the "
+      "predictive\n"
+      "mean (or by a posterior sample with --explore thompson, or mean + beta * sd with ucb). "
+      "Items\n"
+      "the user has seen (training entries stored in the model, plus --history) are excluded.\n"
+      "Users unknown to the model are scored from their --history (folded in on the fly), else\n"
+      "from their group's prior or the population prior.");
   args.option("model", "", "model file", "FILE")
       .option("users", "", "users to recommend for, one id per line", "FILE")
       .option("user", "", "a single user id", "ID")
@@ -49,19 +52,22 @@ int cmd_recommend(int argc, char** argv) {
       .option("explore", "none", "none|thompson|ucb", "MODE")
       .option("ucb-beta", "1", "beta of mean + beta * sd", "B")
       .option("seed", "1", "seed of the Thompson draws", "S")
-      .option("scale", "original", "mean and sd on the original scale (minutes for log1p) or the model scale", "S")
+      .option("scale", "original",
+              "mean and sd on the original scale (minutes for log1p) or the model scale", "S")
       .option("out", "-", "output CSV ('-' = stdout)", "FILE");
   add_device_options(args, "auto");
   if (!args.parse(argc, argv)) return 0;
   if (!args.given("model") || args.given("users") == args.given("user"))
     throw Error("recommend needs --model and one of --users FILE or --user ID");
   const std::string scale = args.str("scale");
-  if (scale != "original" && scale != "model") throw Error("unknown --scale '" + scale + "' (expected original|model)");
+  if (scale != "original" && scale != "model")
+    throw Error("unknown --scale '" + scale + "' (expected original|model)");
 
   Model model = load_model(args.str("model"));
   const auto user_groups = load_groups(args, "user-groups");
   const int threads = static_cast<int>(args.integer("threads", 0, 1024));
-  if (args.given("history")) fold_in_table(model, load_table(args, args.str("history"), true), ptr(user_groups), threads);
+  if (args.given("history"))
+    fold_in_table(model, load_table(args, args.str("history"), true), ptr(user_groups), threads);
 
   RecommendOptions opt;
   opt.k = static_cast<int>(args.integer("k", 1, 1000000));
@@ -78,7 +84,8 @@ int cmd_recommend(int argc, char** argv) {
   }
   // Resolve users: trained rows, or prior rows for unknown ids (as predict does).
   Ratings request;
-  for (const auto& id : args.given("user") ? std::vector<std::string>{args.str("user")} : read_id_list(args.str("users")))
+  for (const auto& id : args.given("user") ? std::vector<std::string>{args.str("user")}
+                                           : read_id_list(args.str("users")))
     request.push(request.users.insert(id), request.items.insert(""), 0.f);
   const ResolvedPairs resolved = resolve_pairs(model, request, ptr(user_groups), nullptr);
   std::vector<int32_t> users;
@@ -103,7 +110,12 @@ int cmd_recommend(int argc, char** argv) {
     for (const Recommendation& r : lists[u]) {
       double mean, sd;
       to_original_scale(t, r.mean, r.var, mean, sd);
-      out.field(request.users.name(static_cast<int32_t>(u))).sep().number(++rank).sep().field(model.items.name(r.item)).sep();
+      out.field(request.users.name(static_cast<int32_t>(u)))
+          .sep()
+          .number(++rank)
+          .sep()
+          .field(model.items.name(r.item))
+          .sep();
       out.number(r.score).sep().number(mean).sep().number(sd).end_line();
     }
   }

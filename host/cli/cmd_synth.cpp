@@ -9,7 +9,8 @@ namespace ppmf::cli {
 int cmd_synth(int argc, char** argv) {
   const SynthConfig d;
   Args args("synth", "--out DIR [options]",
-            "Generates AVOD-like watch data from the pooled model: users in acquisition channels, videos\n"
+            "Generates AVOD-like watch data from the pooled model: users in acquisition channels, "
+            "videos\n"
             "in genres, most users new (1-3 views), Zipf-like popularity, minutes watched. Writes\n"
             "DIR/ratings.csv (user,video,minutes), DIR/user_groups.csv, DIR/item_groups.csv and\n"
             "DIR/truth.csv (the noise-free mean of log1p(minutes) of every entry).");
@@ -35,8 +36,9 @@ int cmd_synth(int argc, char** argv) {
   c.seed = static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62));
   const SynthData data = generate_synth(c);
   write_synth(data, args.str("out"));
-  std::printf("wrote %s: %zu views by %d users of %d videos (density %.4f%%)\n", args.str("out").c_str(),
-              data.ratings.size(), c.users, c.items, 100.0 * data.ratings.size() / (double(c.users) * c.items));
+  std::printf("wrote %s: %zu views by %d users of %d videos (density %.4f%%)\n",
+              args.str("out").c_str(), data.ratings.size(), c.users, c.items,
+              100.0 * data.ratings.size() / (double(c.users) * c.items));
   return 0;
 }
 

@@ -21,11 +21,13 @@ std::string metrics_json(const Model& m) {
   for (size_t k = 0; k < m.history.size(); ++k) {
     const EpochMetrics& e = m.history[k];
     std::snprintf(buf, sizeof buf,
-                  "%s\n    {\"epoch\": %d, \"elbo_per_entry\": %.8g, \"train_rmse\": %.8g, \"test_rmse\": %s, "
+                  "%s\n    {\"epoch\": %d, \"elbo_per_entry\": %.8g, \"train_rmse\": %.8g, "
+                  "\"test_rmse\": %s, "
                   "\"test_nll\": %s, \"sigma\": %.8g, \"entries_per_s\": %.6g, \"seconds\": %.6g}",
                   k ? "," : "", e.epoch, e.elbo_per_entry, e.train_rmse,
                   e.has_test ? std::to_string(e.test_rmse).c_str() : "null",
-                  e.has_test ? std::to_string(e.test_nll).c_str() : "null", e.sigma, e.entries_per_s, e.seconds);
+                  e.has_test ? std::to_string(e.test_nll).c_str() : "null", e.sigma,
+                  e.entries_per_s, e.seconds);
     out += buf;
   }
   return out + "\n  ]\n}\n";
@@ -39,19 +41,26 @@ void make_dir(const std::string& dir) {
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  Args args("train", "[--data FILE] [options]",
-            "Trains a pooled PMF model by mini-batch SVI. Without --data, generates an AVOD-like data set\n"
-            "(20,000 users in channels, 4,000 videos in genres, minutes watched) and trains on it with\n"
-            "groups, log1p transform and a 10% held-out split.");
-  args.option("data", "", "ratings file: delimited text (comma, tab, '::', whitespace), .gz ok", "FILE");
+  Args args(
+      "train", "[--data FILE] [options]",
+      "Trains a pooled PMF model by mini-batch SVI. Without --data, generates an AVOD-like data "
+      "set\n"
+      "(20,000 users in channels, 4,000 videos in genres, minutes watched) and trains on it with\n"
+      "groups, log1p transform and a 10% held-out split.");
+  args.option("data", "", "ratings file: delimited text (comma, tab, '::', whitespace), .gz ok",
+              "FILE");
   add_read_options(args, true);
   args.option("test", "", "held-out entries (same format as --data)", "FILE")
-      .option("test-frac", "0", "hold out this fraction of --data at random (0.1 for the built-in data)", "F")
+      .option("test-frac", "0",
+              "hold out this fraction of --data at random (0.1 for the built-in data)", "F")
       .option("split-out", "", "write the split as DIR/train.csv and DIR/test.csv", "DIR");
   add_group_options(args, " (absent ids go to group 'default')");
   add_training_options(args, "none");
-  args.option("warm-start", "", "start from this model: known ids from their posteriors, new ids from their group\n"
-              "                            prior; --lr then defaults to 0.01 (large first steps would shake the warm rows)", "FILE");
+  args.option("warm-start", "",
+              "start from this model: known ids from their posteriors, new ids from their group\n"
+              "                            prior; --lr then defaults to 0.01 (large first steps "
+              "would shake the warm rows)",
+              "FILE");
   add_device_options(args, "auto");
   args.option("out", "model.ppmf", "model file to write", "FILE")
       .option("metrics-json", "", "write per-epoch metrics as JSON", "FILE");
@@ -61,7 +70,8 @@ int cmd_train(int argc, char** argv) {
   TrainConfig train_config = train_config_from(args);
   if (args.given("warm-start") && !args.given("lr")) train_config.lr = 0.01f;
   double test_frac = args.real("test-frac", 0, 0.99);
-  if (args.given("test") && test_frac > 0) throw Error("give either --test or --test-frac, not both");
+  if (args.given("test") && test_frac > 0)
+    throw Error("give either --test or --test-frac, not both");
 
   Ratings all;
   std::optional<GroupFile> user_groups = load_groups(args, "user-groups");
@@ -75,7 +85,8 @@ int cmd_train(int argc, char** argv) {
     sc.seed = train_config.seed;
     SynthData synth = generate_synth(sc);
     std::fprintf(stderr,
-                 "no --data given: training on generated AVOD-like data (%d users in %d channels, %d videos in "
+                 "no --data given: training on generated AVOD-like data (%d users in %d channels, "
+                 "%d videos in "
                  "%d genres, %zu views; 'ppmf-gpu synth' writes such a set)\n",
                  sc.users, sc.channels, sc.items, sc.genres, synth.ratings.size());
     all = std::move(synth.ratings);
@@ -107,9 +118,12 @@ int cmd_train(int argc, char** argv) {
 
   auto backend = open_backend(args);
   if (!train_config.quiet)
-    std::fprintf(stderr, "training on %zu entries (%zu users, %zu items), %zu held out; rank %d, %s, device %s\n",
-                 train_part.size(), train_part.users.size(), train_part.items.size(), test ? test->size() : 0,
-                 config.rank, config.pool ? "pooled" : "unpooled", backend->name().c_str());
+    std::fprintf(
+        stderr,
+        "training on %zu entries (%zu users, %zu items), %zu held out; rank %d, %s, device %s\n",
+        train_part.size(), train_part.users.size(), train_part.items.size(),
+        test ? test->size() : 0, config.rank, config.pool ? "pooled" : "unpooled",
+        backend->name().c_str());
   TrainInputs inputs;
   inputs.train = &train_part;
   inputs.test = test;
@@ -127,7 +141,8 @@ int cmd_train(int argc, char** argv) {
   std::printf("entries      %zu train, %zu held out\n", model.n_train, test ? test->size() : 0);
   std::printf("epochs       %zu run, best %d\n", model.history.size(), model.best_epoch);
   std::printf("train_rmse   %.4f\n", best.train_rmse);
-  if (best.has_test) std::printf("test_rmse    %.4f\ntest_nll     %.4f\n", best.test_rmse, best.test_nll);
+  if (best.has_test)
+    std::printf("test_rmse    %.4f\ntest_nll     %.4f\n", best.test_rmse, best.test_nll);
   std::printf("sigma        %.4f\n", best.sigma);
   return 0;
 }

@@ -28,7 +28,8 @@ Ratings load_table(const Args& args, const std::string& path, bool need_value) {
   std::stringstream ss(args.str("columns"));
   for (std::string col; std::getline(ss, col, ',');) opts.columns.push_back(col);
   if (opts.columns.size() != (need_value ? 3u : 2u))
-    throw Error(std::string("--columns needs ") + (need_value ? "3 entries (user,item,value)" : "2 entries (user,item)"));
+    throw Error(std::string("--columns needs ") +
+                (need_value ? "3 entries (user,item,value)" : "2 entries (user,item)"));
   if (need_value) opts.duplicates = parse_duplicate_policy(args.str("duplicates"));
   opts.skip_bad_lines = args.given("skip-bad-lines");
   ReadReport report;
@@ -54,7 +55,8 @@ std::optional<GroupFile> load_groups(const Args& args, const std::string& option
 void add_training_options(Args& args, const std::string& default_transform) {
   const ModelConfig mc;
   const TrainConfig tc;
-  args.option("transform", default_transform, "value transform: none|log1p (log1p for watch time)", "T")
+  args.option("transform", default_transform, "value transform: none|log1p (log1p for watch time)",
+              "T")
       .option("rank", num(mc.rank), "number of latent factors d (0 = a biases-only model)", "D")
       .flag("no-pool", "unpooled baseline: fixed N(0,1) priors, no hyperparameter updates")
       .option("tau", num(mc.tau), "sd of group means around the population mean", "X")
@@ -62,11 +64,14 @@ void add_training_options(Args& args, const std::string& default_transform) {
       .option("prec-b0", num(mc.prec_b0), "Gamma rate on prior precisions", "X")
       .option("init-sd", num(mc.init_sd), "initial sd of guide means and scales", "X")
       .option("epochs", num(tc.epochs), "maximum epochs", "N")
-      .option("batch-size", num(static_cast<double>(tc.batch_size)), "entries per mini-batch (0 = full batch)", "N")
+      .option("batch-size", num(static_cast<double>(tc.batch_size)),
+              "entries per mini-batch (0 = full batch)", "N")
       .option("lr", num(tc.lr), "Adam learning rate", "X")
       .option("lr-decay", num(tc.lr_decay), "learning-rate factor per epoch", "X")
-      .option("patience", num(tc.patience), "early stop after N epochs without held-out NLL gain (0 = off)", "N")
-      .option("pool-warmup", num(tc.pool_warmup), "first epoch with pooling updates (fixed N(0,1) priors before)", "N")
+      .option("patience", num(tc.patience),
+              "early stop after N epochs without held-out NLL gain (0 = off)", "N")
+      .option("pool-warmup", num(tc.pool_warmup),
+              "first epoch with pooling updates (fixed N(0,1) priors before)", "N")
       .option("seed", num(static_cast<double>(tc.seed)), "random seed (split, init, batches)", "S")
       .flag("quiet", "no per-epoch lines on stderr");
 }
@@ -98,12 +103,14 @@ TrainConfig train_config_from(const Args& args) {
 }
 
 void add_device_options(Args& args, const std::string& default_device) {
-  args.option("device", default_device, "cpu, auto (a GPU if usable, else the CPU) or a GPU index", "DEV");
+  args.option("device", default_device, "cpu, auto (a GPU if usable, else the CPU) or a GPU index",
+              "DEV");
   args.option("threads", "0", "CPU threads (0 = all hardware threads)", "N");
 }
 
 std::unique_ptr<Backend> open_backend(const Args& args) {
-  return make_backend(parse_device(args.str("device")), static_cast<int>(args.integer("threads", 0, 1024)));
+  return make_backend(parse_device(args.str("device")),
+                      static_cast<int>(args.integer("threads", 0, 1024)));
 }
 
 }  // namespace ppmf::cli

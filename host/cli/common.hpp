@@ -20,7 +20,9 @@ Ratings load_table(const Args& args, const std::string& path, bool need_value);
 
 void add_group_options(Args& args, const std::string& when);
 std::optional<GroupFile> load_groups(const Args& args, const std::string& option);
-inline const GroupFile* ptr(const std::optional<GroupFile>& g) { return g ? &*g : nullptr; }
+inline const GroupFile* ptr(const std::optional<GroupFile>& g) {
+  return g ? &*g : nullptr;
+}
 
 // Model and training settings shared by train and eval's given-n protocol.
 void add_training_options(Args& args, const std::string& default_transform);

@@ -16,7 +16,8 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  train     train a model (with no --data: on generated AVOD-like data)\n"
-    "  eval      score a model on held-out entries (RMSE, MAE, NLL, 90% coverage, by user history)\n"
+    "  eval      score a model on held-out entries (RMSE, MAE, NLL, 90% coverage, by user "
+    "history)\n"
     "  predict   predictive mean and sd for (user, item) pairs\n"
     "  recommend top-K items per user, with uncertainty and exploration\n"
     "  foldin    add new users to a model without retraining (exact posterior)\n"
@@ -31,7 +32,8 @@ constexpr const char* kUsage =
 
 int main(int argc, char** argv) {
   using namespace ppmf::cli;
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
@@ -40,9 +42,10 @@ int main(int argc, char** argv) {
     const char* name;
     int (*run)(int, char**);
   };
-  const Entry commands[] = {{"train", cmd_train},         {"eval", cmd_eval},     {"predict", cmd_predict},
-                            {"recommend", cmd_recommend}, {"foldin", cmd_foldin}, {"info", cmd_info},
-                            {"synth", cmd_synth},         {"devices", cmd_devices}, {"bench", cmd_bench}};
+  const Entry commands[] = {
+      {"train", cmd_train},         {"eval", cmd_eval},       {"predict", cmd_predict},
+      {"recommend", cmd_recommend}, {"foldin", cmd_foldin},   {"info", cmd_info},
+      {"synth", cmd_synth},         {"devices", cmd_devices}, {"bench", cmd_bench}};
   try {
     for (const auto& c : commands)
       if (!std::strcmp(command, c.name)) return c.run(argc - 2, argv + 2);

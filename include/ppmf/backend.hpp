@@ -39,8 +39,8 @@ struct TrainPassStats {
 // Per-group sums of the guide's moments of one side, for the closed-form pooling updates.
 struct GroupMoments {
   int n_groups = 0, rank = 0;
-  std::vector<double> count;                          // n_groups
-  std::vector<double> sum_mean, sum_sq_mean, sum_var;  // n_groups * rank
+  std::vector<double> count;                                // n_groups
+  std::vector<double> sum_mean, sum_sq_mean, sum_var;       // n_groups * rank
   std::vector<double> bias_sum, bias_sum_sq, bias_sum_var;  // n_groups
   void reset(int groups, int d);
 };

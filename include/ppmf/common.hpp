@@ -85,6 +85,8 @@ class Rng {
 };
 
 // Rows of factor arrays are padded to a multiple of 4 floats so the GPU can use 16-byte loads.
-inline int padded_stride(int rank) { return (rank + 3) & ~3; }
+inline int padded_stride(int rank) {
+  return (rank + 3) & ~3;
+}
 
 }  // namespace ppmf

@@ -31,10 +31,10 @@ struct TrainConfig {
   float lr_decay = 0.97f;  // multiplied into the learning rate after each epoch
   float adam_beta1 = 0.9f, adam_beta2 = 0.999f, adam_eps = 1e-8f;
   int patience = 8;  // epochs without held-out NLL improvement before stopping; 0 = never stop
-  // First epoch with pooling updates. Before it the fixed N(0,1) prior lets the factors grow; pooling
-  // from a still-random guide sets high prior precisions that prune most factor dimensions.
+  // First epoch with pooling updates. Before it the fixed N(0,1) prior lets the factors grow;
+  // pooling from a still-random guide sets high prior precisions that prune most factor dimensions.
   int pool_warmup = 10;
-  int pool_iters = 5;   // alternations of the closed-form M / L updates per pooling step
+  int pool_iters = 5;  // alternations of the closed-form M / L updates per pooling step
   uint64_t seed = 1;
   int threads = 0;  // 0 = all hardware threads
   bool quiet = false;

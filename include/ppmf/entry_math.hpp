@@ -2,8 +2,8 @@
 // the CUDA kernels (host+device inline). Variances are passed, not log-sds: both backends cache
 // s^2 = exp(2 w) per row so the entry loop does no exp().
 //
-// Conventions: e = r - mu0 - a_i - c_j - m_i . n_j is the residual of the means; "lik" gradients are
-// of l_ij * sigma^2 = -E[(r - f)^2] / 2 (the 1/sigma^2 factor is applied once per row); "kl"
+// Conventions: e = r - mu0 - a_i - c_j - m_i . n_j is the residual of the means; "lik" gradients
+// are of l_ij * sigma^2 = -E[(r - f)^2] / 2 (the 1/sigma^2 factor is applied once per row); "kl"
 // gradients are of -KL_i (the KL of one entity's guide to its prior).
 #pragma once
 
@@ -35,13 +35,17 @@ PPMF_HD float lik_grad_logsd(float own_var, float other_mean, float other_var) {
 }
 
 // d(-E[(r-f)^2]/2)/d log p for a bias with variance p^2.
-PPMF_HD float lik_grad_bias_logsd(float bias_var) { return -bias_var; }
+PPMF_HD float lik_grad_bias_logsd(float bias_var) {
+  return -bias_var;
+}
 
 // d(-KL)/d m_k and d(-KL)/d w_k for a prior N(M_k, 1/L_k).
 PPMF_HD float kl_grad_mean(float m, float prior_mean, float prior_prec) {
   return -prior_prec * (m - prior_mean);
 }
-PPMF_HD float kl_grad_logsd(float var, float prior_prec) { return 1.0f - prior_prec * var; }
+PPMF_HD float kl_grad_logsd(float var, float prior_prec) {
+  return 1.0f - prior_prec * var;
+}
 
 // KL of N(m, s^2) to N(M, 1/L) for one dimension (logsd = log s).
 PPMF_HD double kl_term(double m, double logsd, double prior_mean, double prior_prec) {

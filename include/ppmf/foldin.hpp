@@ -1,6 +1,6 @@
-// Fold-in (DESIGN.md section 4): the exact Gaussian posterior of a user's factors and bias given the
-// item guide q(V), q(beta) and the user's group prior, by one (d+1) x (d+1) Cholesky solve. Adds new
-// users to a model (or refreshes known ones with extra entries) without retraining.
+// Fold-in (DESIGN.md section 4): the exact Gaussian posterior of a user's factors and bias given
+// the item guide q(V), q(beta) and the user's group prior, by one (d+1) x (d+1) Cholesky solve.
+// Adds new users to a model (or refreshes known ones with extra entries) without retraining.
 #pragma once
 
 #include <vector>
@@ -28,7 +28,8 @@ FoldInResult fold_in_user(const Model& model, const History& h, const double* pr
 
 // Prior of a user of group `group` (or the population prior when group < 0), as d + 1 means and
 // precisions with the bias last.
-void user_prior(const Model& model, int group, std::vector<double>& mean, std::vector<double>& prec);
+void user_prior(const Model& model, int group, std::vector<double>& mean,
+                std::vector<double>& prec);
 
 struct FoldInReport {
   size_t added = 0, updated = 0, entries_used = 0, entries_unknown_item = 0;
@@ -39,6 +40,7 @@ struct FoldInReport {
 // known user is updated by Bayes' rule with its current guide as the prior and the new entries as
 // data. Entries of items unknown to the model are skipped and counted. The seen lists and counts
 // grow accordingly. Multi-threaded over users.
-FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* user_groups, int threads);
+FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* user_groups,
+                           int threads);
 
 }  // namespace ppmf

@@ -1,6 +1,6 @@
 // Group assignment of entities (from `--user-groups` / `--item-groups` files) and the resolution of
-// any table's string ids against a trained model: trained entity, the prior of a known group, or the
-// population prior.
+// any table's string ids against a trained model: trained entity, the prior of a known group, or
+// the population prior.
 #pragma once
 
 #include <vector>
@@ -11,8 +11,8 @@
 
 namespace ppmf {
 
-// Groups for the ids of `ids`: the file's groups (sorted by name) plus "default" for ids absent from
-// it; a single group "all" when there is no file.
+// Groups for the ids of `ids`: the file's groups (sorted by name) plus "default" for ids absent
+// from it; a single group "all" when there is no file.
 Groups make_groups(const IdMap& ids, const GroupFile* file);
 
 // Which information a prediction rests on; for a pair, the weaker of its user and item.
@@ -25,8 +25,8 @@ struct ResolvedPairs {
 };
 
 // Resolves every entry of `table` against `model`. An unknown id goes to its group's prior when its
-// group is known (from `groups` given now, or "default" when the model was trained with a group file
-// and the id is absent from the one given now), else to the population prior.
+// group is known (from `groups` given now, or "default" when the model was trained with a group
+// file and the id is absent from the one given now), else to the population prior.
 ResolvedPairs resolve_pairs(const Model& model, const Ratings& table, const GroupFile* user_groups,
                             const GroupFile* item_groups);
 

@@ -29,9 +29,9 @@ class IdMap {
   static uint64_t hash(std::string_view s);
   void grow();
 
-  std::string arena_;                      // all names back to back
-  std::vector<uint64_t> offsets_{0};       // name k is arena_[offsets_[k], offsets_[k+1])
-  std::vector<int32_t> slots_;             // open-addressing table of indices, -1 = empty
+  std::string arena_;                 // all names back to back
+  std::vector<uint64_t> offsets_{0};  // name k is arena_[offsets_[k], offsets_[k+1])
+  std::vector<int32_t> slots_;        // open-addressing table of indices, -1 = empty
 };
 
 }  // namespace ppmf

@@ -33,7 +33,8 @@ int history_bucket(int32_t training_entries);
 const std::vector<std::string>& history_bucket_names();
 
 // `observed` on the model scale, aligned with `pred`.
-EvalReport evaluate(const Model& model, const std::vector<float>& observed, const Predictions& pred);
+EvalReport evaluate(const Model& model, const std::vector<float>& observed,
+                    const Predictions& pred);
 
 std::string format_report_table(const EvalReport& r);
 std::string format_report_json(const EvalReport& r);

@@ -1,6 +1,7 @@
 // Saving and loading a trained Model as one binary file: a checksummed, versioned header and an
-// explicit little-endian payload. Saving replaces the file atomically; loading refuses any file that
-// is truncated, corrupt, inconsistent or of another format version, with a one-line ppmf::Error.
+// explicit little-endian payload. Saving replaces the file atomically; loading refuses any file
+// that is truncated, corrupt, inconsistent or of another format version, with a one-line
+// ppmf::Error.
 #pragma once
 
 #include <cstdint>

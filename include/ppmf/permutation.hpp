@@ -20,7 +20,9 @@ PPMF_HD uint64_t splitmix64(uint64_t x) {
 }
 
 // The sort key of entry k, given base = splitmix64(seed).
-PPMF_HD uint64_t permutation_key(uint64_t base, uint64_t k) { return splitmix64(base + k); }
+PPMF_HD uint64_t permutation_key(uint64_t base, uint64_t k) {
+  return splitmix64(base + k);
+}
 
 // perm[r] = the entry of rank r (n < 2^32).
 void random_permutation(uint64_t seed, size_t n, std::vector<uint32_t>& perm);

@@ -27,7 +27,8 @@ struct RankingSums {
 
 // Ranks the whole catalog for each user in `users` (extended indices), excluding `exclude[u]`
 // (sorted), and scores the top k against `relevant[u]` (sorted).
-RankingMetrics rank_and_score(Backend& backend, const Model& model, const std::vector<int32_t>& users,
+RankingMetrics rank_and_score(Backend& backend, const Model& model,
+                              const std::vector<int32_t>& users,
                               const std::vector<std::vector<int32_t>>& exclude,
                               const std::vector<std::vector<int32_t>>& relevant, int k);
 

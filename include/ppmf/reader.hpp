@@ -35,7 +35,8 @@ struct ReadReport {
 // Whole file into memory; transparently gunzips (by magic bytes, not by name).
 std::string read_file_bytes(const std::string& path);
 
-Ratings read_ratings(const std::string& path, const ReadOptions& opts, ReadReport* report = nullptr);
+Ratings read_ratings(const std::string& path, const ReadOptions& opts,
+                     ReadReport* report = nullptr);
 
 // Parses an in-memory buffer; `name` is used in error messages.
 Ratings parse_ratings(const std::string& name, std::string_view text, const ReadOptions& opts,

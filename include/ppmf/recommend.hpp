@@ -25,13 +25,13 @@ struct RecommendOptions {
 
 struct Recommendation {
   int32_t item;
-  float score;       // the ranking criterion, model scale
-  float mean, var;   // predictive, model scale, noise included
+  float score;      // the ranking criterion, model scale
+  float mean, var;  // predictive, model scale, noise included
 };
 
-// `users` are extended indices (see backend.hpp); `seen[u]` the sorted items to exclude for users[u]
-// (ignored with include_seen). Thompson draws are seeded by (seed, position in `users`), so a user's
-// list does not depend on the batch it was scored in or on the thread count.
+// `users` are extended indices (see backend.hpp); `seen[u]` the sorted items to exclude for
+// users[u] (ignored with include_seen). Thompson draws are seeded by (seed, position in `users`),
+// so a user's list does not depend on the batch it was scored in or on the thread count.
 std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model& model,
                                                    const std::vector<int32_t>& users,
                                                    const std::vector<std::vector<int32_t>>& seen,

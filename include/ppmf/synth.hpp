@@ -23,14 +23,15 @@ struct SynthConfig {
 };
 
 struct SynthData {
-  Ratings ratings;                  // minutes watched
-  std::vector<float> true_mean;     // per entry: the noise-free mean of log1p(minutes)
+  Ratings ratings;               // minutes watched
+  std::vector<float> true_mean;  // per entry: the noise-free mean of log1p(minutes)
   GroupFile user_groups, item_groups;
 };
 
 SynthData generate_synth(const SynthConfig& config);
 
-// Writes ratings.csv, user_groups.csv, item_groups.csv and truth.csv into `dir` (created if needed).
+// Writes ratings.csv, user_groups.csv, item_groups.csv and truth.csv into `dir` (created if
+// needed).
 void write_synth(const SynthData& data, const std::string& dir);
 
 }  // namespace ppmf
