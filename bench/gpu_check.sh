@@ -32,11 +32,9 @@ cuda_tests=$("$build/tests/ppmf_tests" --gtest_filter='*Cuda*' 2>&1 | tee "$out/
 note "kernel microbenchmarks"
 [ -x "$build/bench/bench_cuda_kernels" ] && "$build/bench/bench_cuda_kernels" --benchmark_min_time=0.2 >"$out/bench_cuda_kernels.txt" 2>&1
 
-for r in 32 64 128; do
-  note "ppmf-gpu bench rank $r (100M entries)"
-  "$bin" bench --device 0 --users 2000000 --items 200000 --nnz 100000000 --rank "$r" --batch-size 1048576 \
-    --json "$out/bench_r$r.json" >"$out/bench_r$r.txt" 2>&1 || note "bench rank $r FAILED: $(tail -1 "$out/bench_r$r.txt")"
-done
+note "ppmf-gpu bench, ranks 32 64 128 (100M entries, generated once)"
+"$bin" bench --device 0 --users 2000000 --items 200000 --nnz 100000000 --rank 32,64,128 --batch-size 1048576 \
+  --json "$out/bench.json" >"$out/bench.txt" 2>&1 || note "bench FAILED: $(tail -1 "$out/bench.txt")"
 
 # time_to FILE TARGET: seconds (cumulative) until the held-out RMSE first reaches TARGET.
 time_to() {
@@ -82,13 +80,17 @@ note "done"
   echo "== gpu_check summary ($(head -2 "$out/nvidia-smi.csv" | tail -1), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)) =="
   echo "tests: $tests | cuda tests: $cuda_tests"
   printf "%-6s %14s %14s %14s %10s %9s\n" rank kernel_ent/s step_ent/s epoch_ent/s epoch_s step/copy
-  for r in 32 64 128; do
-    python3 -c "
-import json,sys
-try: b=json.load(open('$out/bench_r$r.json'))
-except Exception: print('%-6s failed' % $r); sys.exit()
-print('%-6d %14.4g %14.4g %14.4g %10.3f %8.1f%%' % (b['rank'], b['kernel_entries_per_s'], b['step_entries_per_s'], b['epoch_entries_per_s'], b['epoch_seconds'], 100*b['step_fraction_of_copy']))"
-  done
+  python3 - "$out/bench.json" <<'PY'
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))
+except Exception:
+    rows = []
+    print("bench: failed (see bench.txt)")
+for b in rows:
+    print("%-6d %14.4g %14.4g %14.4g %10.3f %8.1f%%" % (b["rank"], b["kernel_entries_per_s"], b["step_entries_per_s"],
+          b["epoch_entries_per_s"], b["epoch_seconds"], 100 * b["step_fraction_of_copy"]))
+PY
   for dev in 0 cpu; do echo "ML100K device $dev: $(grep -E '^test_rmse' "$out/ml_$dev.txt" 2>/dev/null | tr -s ' ') $(grep -E 'train_s|epochs' "$out/ml_$dev.txt" 2>/dev/null | tr -s ' ' | tr '\n' ' ')"; done
   echo "ML100K to RMSE $ml_target: ppmf-gpu $(time_to "$out/ml_0.json" $ml_target 2>/dev/null) s | numpyro $(cat "$out/numpyro_ml.json" 2>/dev/null)"
   echo "AVOD to RMSE $avod_target: ppmf-gpu $(time_to "$out/avod_gpu.json" "$avod_target" 2>/dev/null) s | numpyro $(cat "$out/numpyro_avod.json" 2>/dev/null)"
