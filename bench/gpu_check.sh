@@ -27,7 +27,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=c
 note "tests"
 ctest --test-dir "$build" -j8 --output-on-failure >"$out/ctest.log" 2>&1
 tests=$(grep -E "tests passed|tests failed" "$out/ctest.log" | tail -1)
-cuda_tests=$("$build/tests/ppmf_tests" --gtest_filter='*Cuda*' 2>&1 | tee "$out/cuda_tests.log" | grep -E "^\[  (PASSED|FAILED|SKIPPED) " | tr '\n' ' ')
+cuda_tests=$("$build/tests/ppmf_tests" --gtest_filter='*Cuda*' 2>&1 | tee "$out/cuda_tests.log" |
+  grep -E "^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test" | tr -s ' \n' ' ')
 
 note "kernel microbenchmarks"
 [ -x "$build/bench/bench_cuda_kernels" ] && "$build/bench/bench_cuda_kernels" --benchmark_min_time=0.2 >"$out/bench_cuda_kernels.txt" 2>&1
