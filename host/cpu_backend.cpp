@@ -235,6 +235,16 @@ class CpuBackend final : public Backend {
     load_side(items_, model.V, model.item_groups);
     adam_t_ = 0;
     set_priors(model);
+    // Entries loaded earlier stay usable (with their counts) when they still fit the new model;
+    // otherwise they are dropped, so a step fails clearly instead of dividing by a zero count.
+    if (entries_fit(user_, item_)) {
+      count_entries();
+    } else {
+      user_.clear();
+      item_.clear();
+      value_.clear();
+      perm_.clear();
+    }
   }
 
   void set_priors(const Model& model) override {
@@ -248,19 +258,13 @@ class CpuBackend final : public Backend {
                      const std::vector<float>& value) override {
     if (user.size() != item.size() || user.size() != value.size())
       throw Error("training arrays differ in length");
-    std::fill(users_.count.begin(), users_.count.end(), 0);
-    std::fill(items_.count.begin(), items_.count.end(), 0);
-    for (size_t k = 0; k < user.size(); ++k) {
-      if (user[k] < 0 || user[k] >= users_.n || item[k] < 0 || item[k] >= items_.n)
-        throw Error("training entry " + std::to_string(k) + " has an index outside the model");
-      ++users_.count[user[k]];
-      ++items_.count[item[k]];
-    }
+    if (!entries_fit(user, item)) throw Error("a training entry has an index outside the model");
     user_ = user;
     item_ = item;
     value_ = value;
     perm_.resize(user_.size());
     std::iota(perm_.begin(), perm_.end(), 0u);
+    count_entries();
   }
 
   void shuffle(uint64_t seed) override { random_permutation(seed, value_.size(), perm_); }
@@ -415,6 +419,22 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  bool entries_fit(const std::vector<int32_t>& user, const std::vector<int32_t>& item) const {
+    for (size_t k = 0; k < user.size(); ++k)
+      if (user[k] < 0 || user[k] >= users_.n || item[k] < 0 || item[k] >= items_.n) return false;
+    return true;
+  }
+
+  // Training entries per row: the denominators of the KL share.
+  void count_entries() {
+    std::fill(users_.count.begin(), users_.count.end(), 0);
+    std::fill(items_.count.begin(), items_.count.end(), 0);
+    for (size_t k = 0; k < user_.size(); ++k) {
+      ++users_.count[user_[k]];
+      ++items_.count[item_[k]];
+    }
+  }
+
   void predict_one(int32_t u, int32_t i, float& mean, float& var, bool with_noise) const {
     const float* m = users_.mean_row(u);
     const float* s2 = users_.var_row(u);
