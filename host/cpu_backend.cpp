@@ -35,13 +35,16 @@ namespace {
 
 constexpr int kMaxRank = 1024;  // the CLI's bound; sizes the per-row stack buffers
 
+// The vectors kept per row, interleaved: a row's parameters, cached variances and Adam moments
+// lie in one contiguous block (mean and variance first: the entry loops read those), so the random
+// row accesses of a step hit few DRAM pages and TLB entries and the prefetcher sees streams.
+enum Field { kMean, kVar, kLogsd, kM1Mean, kM2Mean, kM1Logsd, kM2Logsd, kFields };
+
 // Guide, cached variances, optimizer state, priors and per-batch scratch of one side.
 struct SideState {
   int n = 0, d = 0, stride = 0;
-  HugeVector<float> mean, logsd, var;                 // n * stride
+  HugeVector<float> rows;                             // n * kFields * stride
   HugeVector<float> bias_mean, bias_logsd, bias_var;  // n
-  // Adam moments, same shapes as the parameters.
-  HugeVector<float> m1_mean, m2_mean, m1_logsd, m2_logsd;
   HugeVector<float> m1_bias, m2_bias, m1_bias_logsd, m2_bias_logsd;
   std::vector<int32_t> group, count;
   // Prior rows: group g at row g, the population at row n_groups; variances, not precisions.
@@ -56,9 +59,7 @@ struct SideState {
     n = count_;
     d = d_;
     stride = padded_stride(d_);
-    const size_t rows = static_cast<size_t>(n) * stride;
-    for (auto* v : {&mean, &logsd, &var, &m1_mean, &m2_mean, &m1_logsd, &m2_logsd})
-      v->assign(rows, 0.f);
+    rows.assign(static_cast<size_t>(n) * kFields * stride, 0.f);
     for (auto* v :
          {&bias_mean, &bias_logsd, &bias_var, &m1_bias, &m2_bias, &m1_bias_logsd, &m2_bias_logsd})
       v->assign(n, 0.f);
@@ -66,14 +67,16 @@ struct SideState {
     count.assign(n, 0);
   }
 
+  float* row(int32_t i, Field f) { return &rows[(static_cast<size_t>(i) * kFields + f) * stride]; }
+  const float* row(int32_t i, Field f) const {
+    return &rows[(static_cast<size_t>(i) * kFields + f) * stride];
+  }
   // Mean and variance rows of an extended index (entity, group prior or population).
   const float* mean_row(int32_t x) const {
-    return x < n ? &mean[static_cast<size_t>(x) * stride]
-                 : &prior_mean[static_cast<size_t>(x - n) * stride];
+    return x < n ? row(x, kMean) : &prior_mean[static_cast<size_t>(x - n) * stride];
   }
   const float* var_row(int32_t x) const {
-    return x < n ? &var[static_cast<size_t>(x) * stride]
-                 : &prior_var[static_cast<size_t>(x - n) * stride];
+    return x < n ? row(x, kVar) : &prior_var[static_cast<size_t>(x - n) * stride];
   }
   float bias_mean_of(int32_t x) const { return x < n ? bias_mean[x] : prior_bias_mean[x - n]; }
   float bias_var_of(int32_t x) const { return x < n ? bias_var[x] : prior_bias_var[x - n]; }
@@ -84,14 +87,16 @@ void load_side(SideState& s, const GuideBlock& g, const Groups& groups) {
   if (g.rank > kMaxRank)
     throw Error("rank " + std::to_string(g.rank) + " exceeds the CPU backend's limit of 1024");
   s.resize_guide(g.n, g.rank);
-  std::copy(g.mean.begin(), g.mean.end(), s.mean.begin());
-  std::copy(g.logsd.begin(), g.logsd.end(), s.logsd.begin());
   s.bias_mean.assign(g.bias_mean.begin(), g.bias_mean.end());
   s.bias_logsd.assign(g.bias_logsd.begin(), g.bias_logsd.end());
   for (int i = 0; i < s.n; ++i) {
+    const float* mean = g.mean_row(i);
+    const float* logsd = g.logsd_row(i);
+    float *m = s.row(i, kMean), *w = s.row(i, kLogsd), *v = s.row(i, kVar);
     for (int k = 0; k < s.d; ++k) {
-      const size_t at = static_cast<size_t>(i) * s.stride + k;
-      s.var[at] = math::exp_vectorizable(2.0f * s.logsd[at]);
+      m[k] = mean[k];
+      w[k] = logsd[k];
+      v[k] = math::exp_vectorizable(2.0f * logsd[k]);
     }
     s.bias_var[i] = math::exp_vectorizable(2.0f * s.bias_logsd[i]);
   }
@@ -148,8 +153,8 @@ void accumulate_row(const SideState& own_side, int32_t row, const SideState& oth
                     const RowEntries& entries, bool store_residual, float mu0, float* g_mean,
                     float* g_logsd, float* g_bias, float* g_bias_logsd) {
   const int d = own_side.d;
-  const float* m = &own_side.mean[static_cast<size_t>(row) * own_side.stride];
-  const float* s2 = &own_side.var[static_cast<size_t>(row) * own_side.stride];
+  const float* m = own_side.row(row, kMean);
+  const float* s2 = own_side.row(row, kVar);
   const float own_bias = own_side.bias_mean[row];
   const float own_bias_var = own_side.bias_var[row];
   float gb = 0.f;
@@ -157,8 +162,8 @@ void accumulate_row(const SideState& own_side, int32_t row, const SideState& oth
   for (int t = 0; t < entries.count; ++t) {
     const int32_t pos = entries.order[t];
     const int32_t j = entries.other[pos];
-    const float* n = &other_side.mean[static_cast<size_t>(j) * other_side.stride];
-    const float* t2 = &other_side.var[static_cast<size_t>(j) * other_side.stride];
+    const float* n = other_side.row(j, kMean);
+    const float* t2 = other_side.row(j, kVar);
     float e;
     if (store_residual) {
       float dot = 0.f;
@@ -319,12 +324,13 @@ class CpuBackend final : public Backend {
       if (s.count[i] == 0) continue;  // q is its prior: carries no information about it
       const int g = s.group[i];
       gm.count[g] += 1;
+      const float* mean = s.row(i, kMean);
+      const float* var = s.row(i, kVar);
       for (int k = 0; k < s.d; ++k) {
-        const size_t at = static_cast<size_t>(i) * s.stride + k;
         const size_t gk = static_cast<size_t>(g) * s.d + k;
-        gm.sum_mean[gk] += s.mean[at];
-        gm.sum_sq_mean[gk] += static_cast<double>(s.mean[at]) * s.mean[at];
-        gm.sum_var[gk] += s.var[at];
+        gm.sum_mean[gk] += mean[k];
+        gm.sum_sq_mean[gk] += static_cast<double>(mean[k]) * mean[k];
+        gm.sum_var[gk] += var[k];
       }
       gm.bias_sum[g] += s.bias_mean[i];
       gm.bias_sum_sq[g] += static_cast<double>(s.bias_mean[i]) * s.bias_mean[i];
@@ -360,8 +366,8 @@ class CpuBackend final : public Backend {
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (long j = 0; j < static_cast<long>(items); ++j)
       for (int k = 0; k < d; ++k) {
-        items_t_mean_[k * items + j] = items_.mean[j * items_.stride + k];
-        items_t_var_[k * items + j] = items_.var[j * items_.stride + k];
+        items_t_mean_[k * items + j] = items_.row(static_cast<int32_t>(j), kMean)[k];
+        items_t_var_[k * items + j] = items_.row(static_cast<int32_t>(j), kVar)[k];
       }
     const long user_blocks = static_cast<long>((n + kUsers - 1) / kUsers);
     const long item_blocks = static_cast<long>((items + kItems - 1) / kItems);
@@ -456,11 +462,11 @@ class CpuBackend final : public Backend {
           for (size_t i = b; i < e; ++i) {
             if (s.count[i] == 0) continue;
             const size_t g = static_cast<size_t>(s.group[i]);
-            for (int k = 0; k < s.d; ++k) {
-              const size_t at = i * s.stride + k;
-              acc[0] += math::kl_term(s.mean[at], s.logsd[at], s.prior_mean[g * s.stride + k],
+            const float* mean = s.row(static_cast<int32_t>(i), kMean);
+            const float* logsd = s.row(static_cast<int32_t>(i), kLogsd);
+            for (int k = 0; k < s.d; ++k)
+              acc[0] += math::kl_term(mean[k], logsd[k], s.prior_mean[g * s.stride + k],
                                       s.prior_prec[g * s.stride + k]);
-            }
             acc[0] += math::kl_term(s.bias_mean[i], s.bias_logsd[i], s.prior_bias_mean[g],
                                     s.prior_bias_prec[g]);
           }
@@ -548,7 +554,8 @@ class CpuBackend final : public Backend {
                     float& g_bias, float& g_bias_logsd) const {
     const int32_t row = s.touched[sl];
     const size_t g = static_cast<size_t>(s.group[row]) * s.stride;
-    const size_t at = static_cast<size_t>(row) * s.stride;
+    const float* mean = s.row(row, kMean);
+    const float* var = s.row(row, kVar);
     const float lik = scale / sigma2_;
     const float kl =
         scale * static_cast<float>(s.occurrences[sl]) / static_cast<float>(s.count[row]);
@@ -556,9 +563,9 @@ class CpuBackend final : public Backend {
     const float* lw = &s.g_logsd[sl * s.stride];
 #pragma omp simd
     for (int k = 0; k < s.d; ++k) {
-      g_mean[k] = lik * lm[k] +
-                  kl * math::kl_grad_mean(s.mean[at + k], s.prior_mean[g + k], s.prior_prec[g + k]);
-      g_logsd[k] = lik * lw[k] + kl * math::kl_grad_logsd(s.var[at + k], s.prior_prec[g + k]);
+      g_mean[k] =
+          lik * lm[k] + kl * math::kl_grad_mean(mean[k], s.prior_mean[g + k], s.prior_prec[g + k]);
+      g_logsd[k] = lik * lw[k] + kl * math::kl_grad_logsd(var[k], s.prior_prec[g + k]);
     }
     const size_t gb = static_cast<size_t>(s.group[row]);
     g_bias = lik * s.g_bias[sl] + kl * math::kl_grad_mean(s.bias_mean[row], s.prior_bias_mean[gb],
@@ -569,11 +576,10 @@ class CpuBackend final : public Backend {
 
   void apply_adam(SideState& s, int32_t sl, float scale, const math::AdamStep& a) {
     const int32_t row = s.touched[sl];
-    const size_t at = static_cast<size_t>(row) * s.stride;
     float gm[kMaxRank], gw[kMaxRank], gb, gp;
     row_gradient(s, sl, scale, gm, gw, gb, gp);
-    adam_row(&s.mean[at], &s.logsd[at], &s.var[at], &s.m1_mean[at], &s.m2_mean[at], &s.m1_logsd[at],
-             &s.m2_logsd[at], gm, gw, s.d, a);
+    adam_row(s.row(row, kMean), s.row(row, kLogsd), s.row(row, kVar), s.row(row, kM1Mean),
+             s.row(row, kM2Mean), s.row(row, kM1Logsd), s.row(row, kM2Logsd), gm, gw, s.d, a);
     adam_row(&s.bias_mean[row], &s.bias_logsd[row], &s.bias_var[row], &s.m1_bias[row],
              &s.m2_bias[row], &s.m1_bias_logsd[row], &s.m2_bias_logsd[row], &gb, &gp, 1, a);
   }
@@ -591,8 +597,11 @@ class CpuBackend final : public Backend {
 
   static void store_side(const SideState& s, GuideBlock& g) {
     g.resize(s.n, s.d);
-    std::copy(s.mean.begin(), s.mean.end(), g.mean.begin());
-    std::copy(s.logsd.begin(), s.logsd.end(), g.logsd.begin());
+    for (int i = 0; i < s.n; ++i) {
+      std::copy(s.row(i, kMean), s.row(i, kMean) + s.d, &g.mean[static_cast<size_t>(i) * g.stride]);
+      std::copy(s.row(i, kLogsd), s.row(i, kLogsd) + s.d,
+                &g.logsd[static_cast<size_t>(i) * g.stride]);
+    }
     g.bias_mean.assign(s.bias_mean.begin(), s.bias_mean.end());
     g.bias_logsd.assign(s.bias_logsd.begin(), s.bias_logsd.end());
   }
