@@ -150,7 +150,7 @@ void warm_start_from(const Model& old, Model& fresh) {
 }
 
 Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig& tc,
-            Backend& backend, const EpochCallback& on_epoch) {
+            Backend& backend) {
   if (in.train == nullptr) throw Error("no training data");
   if (tc.epochs < 1) throw Error("--epochs must be at least 1");
   if (!(tc.lr > 0)) throw Error("--lr must be positive");
@@ -226,7 +226,6 @@ Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig&
     em.seconds = seconds_since(t0);
     model.history.push_back(em);
     if (!tc.quiet) log_epoch(em);
-    if (on_epoch) on_epoch(em);
     if (!std::isfinite(em.elbo_per_entry))
       throw Error("training diverged at epoch " + std::to_string(epoch) +
                   " (non-finite ELBO); try a smaller --lr");

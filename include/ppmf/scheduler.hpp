@@ -3,8 +3,6 @@
 // stopping with restore of the best epoch, and per-epoch logging.
 #pragma once
 
-#include <functional>
-
 #include "ppmf/backend.hpp"
 #include "ppmf/config.hpp"
 #include "ppmf/model.hpp"
@@ -31,11 +29,8 @@ Model init_model(const Ratings& train_compact, const std::vector<float>& model_v
 // group name; see TrainInputs::warm_start. Throws if rank or transform differ.
 void warm_start_from(const Model& old, Model& fresh);
 
-// Called after each epoch with its metrics (after they are appended to the model's history).
-using EpochCallback = std::function<void(const EpochMetrics&)>;
-
 Model train(const TrainInputs& inputs, const ModelConfig& config, const TrainConfig& train_config,
-            Backend& backend, const EpochCallback& on_epoch = {});
+            Backend& backend);
 
 // The near-equal cut of n entries into batches of at most batch_size (0 = one batch):
 // boundaries[b] .. boundaries[b+1].
