@@ -105,9 +105,14 @@ void sddmm(cusparseHandle_t handle, const CsrView& pattern, long long nnz, const
     }
     PPMF_CUSPARSE_CHECK(st);
     void* buffer = workspace_for(workspace, bytes, stream);
-    PPMF_CUSPARSE_CHECK(cusparseSDDMM(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, op_b, &one, a.get(),
-                                      b.get(), &zero, c.get(), CUDA_R_32F,
-                                      CUSPARSE_SDDMM_ALG_DEFAULT, buffer));
+    const cusparseStatus_t run = cusparseSDDMM(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, op_b, &one,
+                                               a.get(), b.get(), &zero, c.get(), CUDA_R_32F,
+                                               CUSPARSE_SDDMM_ALG_DEFAULT, buffer);
+    if (run == CUSPARSE_STATUS_NOT_SUPPORTED && layout == 0) {  // some builds refuse only here
+      layout = 1;
+      continue;
+    }
+    PPMF_CUSPARSE_CHECK(run);
     return;
   }
 }
