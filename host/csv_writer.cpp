@@ -1,6 +1,8 @@
 // Buffered, error-checked text output.
 #include "ppmf/csv_writer.hpp"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -65,6 +67,11 @@ void CsvWriter::close() {
   ok = std::fflush(f) == 0 && ok;
   if (!is_stdout_) ok = std::fclose(f) == 0 && ok;
   if (!ok) throw Error(path_ + ": write failed: " + std::strerror(errno));
+}
+
+void ensure_directory(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST)
+    throw Error(dir + ": cannot create directory: " + std::strerror(errno));
 }
 
 void write_text_file(const std::string& path, std::string_view text) {

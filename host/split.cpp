@@ -26,15 +26,17 @@ Split split_random(const Ratings& all, double test_frac, uint64_t seed) {
   return {subset(all, train), subset(all, test)};
 }
 
-void write_ratings_csv(const Ratings& r, const std::string& path) {
+void write_ratings_csv(const Ratings& r, const std::string& path, const std::string& header,
+                       const std::vector<float>* values) {
+  if (values && values->size() != r.size()) throw Error(path + ": one value per entry is needed");
   CsvWriter w(path);
-  w.write("user,item,value\n");
+  w.write(header).end_line();
   for (size_t k = 0; k < r.size(); ++k) {
     w.field(r.users.name(r.user[k]))
         .sep()
         .field(r.items.name(r.item[k]))
         .sep()
-        .number(r.value[k])
+        .number(values ? (*values)[k] : r.value[k])
         .end_line();
   }
   w.close();

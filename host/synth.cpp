@@ -1,17 +1,14 @@
 // AVOD-like synthetic data from the model's own generative process (see synth.hpp).
 #include "ppmf/synth.hpp"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <numeric>
 #include <unordered_set>
 
 #include "ppmf/common.hpp"
 #include "ppmf/csv_writer.hpp"
+#include "ppmf/split.hpp"
 
 namespace ppmf {
 namespace {
@@ -109,33 +106,10 @@ SynthData generate_synth(const SynthConfig& c) {
 }
 
 void write_synth(const SynthData& data, const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST)
-    throw Error(dir + ": cannot create directory: " + std::strerror(errno));
+  ensure_directory(dir);
   const Ratings& r = data.ratings;
-  {
-    CsvWriter w(dir + "/ratings.csv");
-    w.write("user,video,minutes\n");
-    for (size_t k = 0; k < r.size(); ++k)
-      w.field(r.users.name(r.user[k]))
-          .sep()
-          .field(r.items.name(r.item[k]))
-          .sep()
-          .number(r.value[k])
-          .end_line();
-    w.close();
-  }
-  {
-    CsvWriter w(dir + "/truth.csv");
-    w.write("user,video,true_mean_log1p\n");
-    for (size_t k = 0; k < r.size(); ++k)
-      w.field(r.users.name(r.user[k]))
-          .sep()
-          .field(r.items.name(r.item[k]))
-          .sep()
-          .number(data.true_mean[k])
-          .end_line();
-    w.close();
-  }
+  write_ratings_csv(r, dir + "/ratings.csv", "user,video,minutes");
+  write_ratings_csv(r, dir + "/truth.csv", "user,video,true_mean_log1p", &data.true_mean);
   // Group files in id order, so the output is reproducible byte for byte.
   for (const auto& [name, ids, groups, header] :
        {std::make_tuple("/user_groups.csv", &r.users, &data.user_groups, "user,group\n"),

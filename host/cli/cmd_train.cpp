@@ -1,9 +1,6 @@
 // ppmf-gpu train: read (or generate) data, split, train, write the model.
-#include <sys/stat.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 #include "cli/common.hpp"
 #include "ppmf/csv_writer.hpp"
@@ -31,11 +28,6 @@ std::string metrics_json(const Model& m) {
     out += buf;
   }
   return out + "\n  ]\n}\n";
-}
-
-void make_dir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST)
-    throw Error(dir + ": cannot create directory: " + std::strerror(errno));
 }
 
 }  // namespace
@@ -111,7 +103,7 @@ int cmd_train(int argc, char** argv) {
     train_part = std::move(all);
   }
   if (args.given("split-out")) {
-    make_dir(args.str("split-out"));
+    ensure_directory(args.str("split-out"));
     write_ratings_csv(train_part, args.str("split-out") + "/train.csv");
     if (test) write_ratings_csv(*test, args.str("split-out") + "/test.csv");
   }

@@ -30,6 +30,9 @@ class CsvWriter {
   void flush_buffer();
 };
 
+// Creates directory `dir` unless it exists.
+void ensure_directory(const std::string& dir);
+
 // Writes `text` to `path` ("-" = stdout) through a CsvWriter.
 void write_text_file(const std::string& path, std::string_view text);
 

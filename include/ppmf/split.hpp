@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "ppmf/ratings.hpp"
 
@@ -14,7 +15,10 @@ struct Split {
 // A uniformly random entry split: exactly round(test_frac * n) entries held out, seeded.
 Split split_random(const Ratings& all, double test_frac, uint64_t seed);
 
-// CSV "user,item,value" with the table's string ids; values printed to round-trip a float.
-void write_ratings_csv(const Ratings& r, const std::string& path);
+// CSV with the table's string ids and values printed to round-trip a float; `values` (one per
+// entry) replaces the table's own values when given.
+void write_ratings_csv(const Ratings& r, const std::string& path,
+                       const std::string& header = "user,item,value",
+                       const std::vector<float>* values = nullptr);
 
 }  // namespace ppmf
