@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include "ppmf/common.hpp"
@@ -52,6 +53,12 @@ CsvWriter& CsvWriter::number(double v) {
   char buf[32];
   const int len = std::snprintf(buf, sizeof buf, "%.9g", v);
   return write(std::string_view(buf, static_cast<size_t>(len)));
+}
+
+CsvWriter& CsvWriter::number(float v) {
+  char buf[32];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return write(std::string_view(buf, static_cast<size_t>(res.ptr - buf)));
 }
 
 void CsvWriter::close() {

@@ -112,7 +112,7 @@ int cmd_recommend(int argc, char** argv) {
       to_original_scale(t, r.mean, r.var, mean, sd);
       out.field(request.users.name(static_cast<int32_t>(u)))
           .sep()
-          .number(++rank)
+          .write(std::to_string(++rank))
           .sep()
           .field(model.items.name(r.item))
           .sep();

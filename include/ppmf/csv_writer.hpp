@@ -17,7 +17,8 @@ class CsvWriter {
 
   CsvWriter& write(std::string_view s);
   CsvWriter& field(std::string_view s);  // quoted if it holds a comma, quote or newline
-  CsvWriter& number(double v);           // shortest form that round-trips a float
+  CsvWriter& number(double v);           // 9 significant digits
+  CsvWriter& number(float v);            // the shortest form that reads back as the same float
   CsvWriter& sep() { return write(","); }
   CsvWriter& end_line() { return write("\n"); }
   void close();  // flushes and reports errors; the destructor closes quietly
