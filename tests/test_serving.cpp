@@ -17,21 +17,13 @@
 namespace ppmf {
 namespace {
 
-TrainConfig quiet(int epochs) {
-  TrainConfig tc;
-  tc.epochs = epochs;
-  tc.quiet = true;
-  tc.batch_size = 512;
-  return tc;
-}
-
 Model trained_model(const Ratings& data, int rank, int epochs) {
   ModelConfig mc;
   mc.rank = rank;
   TrainInputs in;
   in.train = &data;
   auto backend = make_cpu_backend(2);
-  return train(in, mc, quiet(epochs), *backend);
+  return train(in, mc, testing::quiet_training(epochs, 512), *backend);
 }
 
 // Gauss-Jordan inverse, written independently of the Cholesky path under test.
@@ -266,7 +258,7 @@ TEST(WarmStart, NoNewDataChangesLittle) {
   TrainInputs in;
   in.train = &data;
   in.warm_start = &old;
-  TrainConfig tc = quiet(2);
+  TrainConfig tc = testing::quiet_training(2, 512);
   tc.lr = 0.003f;
   auto backend = make_cpu_backend(2);
   const Model fresh = train(in, mc, tc, *backend);

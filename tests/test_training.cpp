@@ -16,14 +16,6 @@
 namespace ppmf {
 namespace {
 
-TrainConfig quiet_config(int epochs) {
-  TrainConfig tc;
-  tc.epochs = epochs;
-  tc.quiet = true;
-  tc.batch_size = 1024;
-  return tc;
-}
-
 TEST(Batching, NearEqualBatchesCoverEverything) {
   const auto b = batch_boundaries(10001, 4096);
   ASSERT_EQ(b.size(), 4u);
@@ -61,7 +53,7 @@ TEST(Training, RecoversAPlantedModel) {
   TrainInputs in;
   in.train = &split.train;
   in.test = &split.test;
-  const Model m = train(in, mc, quiet_config(80), *backend);
+  const Model m = train(in, mc, testing::quiet_training(80, 1024), *backend);
   const EpochMetrics& best = m.history[m.best_epoch - 1];
   EXPECT_LT(best.test_rmse, 1.2 * noise) << "held-out RMSE should approach the noise level";
   EXPECT_NEAR(std::sqrt(m.sigma2), noise, 0.1 * noise);
@@ -102,7 +94,7 @@ TEST(Training, LightUsersShrinkToTheirGroupHeavyUsersDoNot) {
   TrainInputs in;
   in.train = &r;
   in.user_groups = &groups;
-  const Model m = train(in, mc, quiet_config(60), *backend);
+  const Model m = train(in, mc, testing::quiet_training(60, 1024), *backend);
   // Predictions at item 0 for: the light user, the heavy user, and new members of groups A and B.
   Ratings pairs;
   for (const char* id : {"light", "heavy", "new-in-A", "new-in-B"})
@@ -128,14 +120,14 @@ TEST(Training, SameSeedSameModelWhateverTheThreadCount) {
   TrainInputs in;
   in.train = &all;
   auto one = make_cpu_backend(1), two = make_cpu_backend(2);
-  const Model a = train(in, mc, quiet_config(5), *one);
-  const Model b = train(in, mc, quiet_config(5), *two);
-  const Model c = train(in, mc, quiet_config(5), *two);
+  const Model a = train(in, mc, testing::quiet_training(5, 1024), *one);
+  const Model b = train(in, mc, testing::quiet_training(5, 1024), *two);
+  const Model c = train(in, mc, testing::quiet_training(5, 1024), *two);
   EXPECT_EQ(a.U.mean, b.U.mean);
   EXPECT_EQ(a.V.logsd, b.V.logsd);
   EXPECT_EQ(b.U.bias_mean, c.U.bias_mean);
   EXPECT_EQ(a.sigma2, c.sigma2);
-  TrainConfig other = quiet_config(5);
+  TrainConfig other = testing::quiet_training(5, 1024);
   other.seed = 2;
   const Model d = train(in, mc, other, *two);
   EXPECT_NE(a.U.mean, d.U.mean);
@@ -152,7 +144,7 @@ TEST(Training, UnseenIdsArePredictedFromTheirPrior) {
   TrainInputs in;
   in.train = &all;
   in.user_groups = &ug;
-  const Model m = train(in, mc, quiet_config(10), *backend);
+  const Model m = train(in, mc, testing::quiet_training(10, 1024), *backend);
   backend->load_model(m);
 
   Ratings pairs;
@@ -198,11 +190,11 @@ TEST(Training, RejectsBadSettings) {
   Ratings negative = all;
   negative.value[0] = -3.0f;
   in.train = &negative;
-  EXPECT_THROW(train(in, mc, quiet_config(1), *backend), Error);
+  EXPECT_THROW(train(in, mc, testing::quiet_training(1, 1024), *backend), Error);
   mc.transform = Transform::kNone;
   mc.rank = -1;
   in.train = &all;
-  EXPECT_THROW(train(in, mc, quiet_config(1), *backend), Error);
+  EXPECT_THROW(train(in, mc, testing::quiet_training(1, 1024), *backend), Error);
 }
 
 TEST(Training, RankZeroIsABiasesOnlyModel) {
@@ -212,7 +204,7 @@ TEST(Training, RankZeroIsABiasesOnlyModel) {
   auto backend = make_cpu_backend(2);
   TrainInputs in;
   in.train = &all;
-  const Model m = train(in, mc, quiet_config(20), *backend);
+  const Model m = train(in, mc, testing::quiet_training(20, 1024), *backend);
   EXPECT_EQ(m.U.stride, 0);
   EXPECT_TRUE(std::isfinite(m.history.back().elbo_per_entry));
   EXPECT_LT(m.history.back().train_rmse, m.history.front().train_rmse);

@@ -130,6 +130,14 @@ double reference_elbo(const Model& m, const Ratings& train) {
          side_kl(m.V, m.item_prior, m.item_groups.of, m.item_count);
 }
 
+TrainConfig quiet_training(int epochs, size_t batch) {
+  TrainConfig tc;
+  tc.epochs = epochs;
+  tc.batch_size = batch;
+  tc.quiet = true;
+  return tc;
+}
+
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "ppmf_" + std::to_string(::getpid()) + "_" + name;
 }

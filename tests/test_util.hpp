@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ppmf/config.hpp"
 #include "ppmf/model.hpp"
 #include "ppmf/ratings.hpp"
 
@@ -22,6 +23,9 @@ Model random_model(const Ratings& train, int rank, int user_group_count, uint64_
 // The ELBO of DESIGN.md sections 2-3 in double: sum of E[log p(r)] minus the KL of every entity
 // with at least one entry.
 double reference_elbo(const Model& m, const Ratings& train);
+
+// Training settings for tests: `epochs`, mini-batches of `batch`, nothing printed.
+TrainConfig quiet_training(int epochs, size_t batch);
 
 std::string temp_path(const std::string& name);
 void write_file(const std::string& path, const std::string& text);
