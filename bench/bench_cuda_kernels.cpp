@@ -21,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "bench_problem.hpp"
@@ -48,78 +47,33 @@ void flush_l2(int rep) {
   check(cudaMemsetAsync(g_flush, rep & 0xff, kFlushBytes, nullptr), "L2 flush");
 }
 
-// Zipf-ish entries as in bench_cpu_step: users uniform, popular items drawn more often.
+// The generated problem (perf_model.hpp) and its model, one per rank.
 struct Data {
-  std::vector<int32_t> u, i;
-  std::vector<float> v;
+  ppmf::Ratings r;
   ppmf::Model model;
   double touched_per_entry = 0;
 };
 
 std::shared_ptr<Data> make_data(int rank) {
-  static std::map<int, std::shared_ptr<Data>> cache;  // one generated problem per rank
+  static std::map<int, std::shared_ptr<Data>> cache;
   auto& cached = cache[rank];
   if (cached) return cached;
   auto d = std::make_shared<Data>();
   cached = d;
-  ppmf::Rng rng(7);
-  d->u.resize(g_problem.nnz);
-  d->i.resize(g_problem.nnz);
-  d->v.resize(g_problem.nnz);
-  for (size_t k = 0; k < g_problem.nnz; ++k) {
-    d->u[k] = static_cast<int32_t>(rng.below(g_problem.users));
-    const double x = rng.uniform();
-    d->i[k] = static_cast<int32_t>(x * x * g_problem.items);
-    d->v[k] = static_cast<float>(3.0 + rng.normal());
-  }
-  ppmf::Ratings r;
-  for (int k = 0; k < g_problem.users; ++k) r.users.insert(std::to_string(k));
-  for (int k = 0; k < g_problem.items; ++k) r.items.insert(std::to_string(k));
-  r.user = d->u;
-  r.item = d->i;
-  r.value = d->v;
+  d->r = ppmf::generate_bench_problem(g_problem.users, g_problem.items, g_problem.nnz, 7);
   ppmf::ModelConfig mc;
   mc.rank = rank;
-  d->model = ppmf::init_model(r, d->v, mc, nullptr, nullptr, 1);
-  // Touched rows per entry over random batches.
-  double total = 0;
-  const int trials = 8;
-  for (int t = 0; t < trials; ++t) {
-    std::unordered_set<int32_t> us, is;
-    for (size_t k = 0; k < g_problem.batch; ++k) {
-      const size_t at = rng.below(d->u.size());
-      us.insert(d->u[at]);
-      is.insert(d->i[at]);
-    }
-    total += static_cast<double>(us.size() + is.size()) / g_problem.batch;
-  }
-  d->touched_per_entry = total / trials;
+  d->model = ppmf::init_model(d->r, d->r.value, mc, nullptr, nullptr, 1);
+  d->touched_per_entry = ppmf::touched_rows_per_entry(d->r, g_problem.batch, 3);
   return d;
 }
 
 std::unique_ptr<ppmf::Backend> loaded_backend(const Data& d) {
   auto b = ppmf::make_cuda_backend(g_problem.device);
   b->load_model(d.model);
-  b->load_training(d.u, d.i, d.v);
+  b->load_training(d.r.user, d.r.item, d.r.value);
   b->shuffle(1);
   return b;
-}
-
-double entry_bytes(int rank) {
-  return 8.0 * 4.0 * rank;
-}  // perf_model's entry part
-double step_bytes(int rank, double touched) {
-  return ppmf::step_bytes_per_entry(rank, touched);
-}
-
-void report(benchmark::State& state, double entries, double bytes_per_entry) {
-  state.counters["entries/s"] = benchmark::Counter(entries, benchmark::Counter::kIsRate);
-  state.counters["bytes/entry"] = bytes_per_entry;
-  state.counters["GB/s"] =
-      benchmark::Counter(entries * bytes_per_entry / 1e9, benchmark::Counter::kIsRate);
-  state.counters["copy_GB/s"] = g_copy_bandwidth / 1e9;
-  state.SetItemsProcessed(static_cast<int64_t>(entries));
-  state.SetBytesProcessed(static_cast<int64_t>(entries * bytes_per_entry));
 }
 
 // The fused entry kernel alone on one batch per iteration, L2 flushed first.
@@ -127,7 +81,7 @@ void BM_CudaEntryKernel(benchmark::State& state) {
   const int rank = static_cast<int>(state.range(0));
   const auto d = make_data(rank);
   auto backend = loaded_backend(*d);
-  const auto bounds = ppmf::batch_boundaries(d->u.size(), g_problem.batch);
+  const auto bounds = ppmf::batch_boundaries(d->r.size(), g_problem.batch);
   const size_t batches = bounds.size() - 1;
   size_t b = 0;
   double entries = 0;
@@ -138,7 +92,7 @@ void BM_CudaEntryKernel(benchmark::State& state) {
     entries += static_cast<double>(bounds[b + 1] - bounds[b]);
     b = (b + 1) % batches;
   }
-  report(state, entries, entry_bytes(rank));
+  report_throughput(state, entries, ppmf::entry_bytes_per_entry(rank), g_copy_bandwidth);
 }
 
 // A whole step (entry kernel + row kernel with Adam) on one batch per iteration, L2 flushed first.
@@ -146,7 +100,7 @@ void BM_CudaStep(benchmark::State& state) {
   const int rank = static_cast<int>(state.range(0));
   const auto d = make_data(rank);
   auto backend = loaded_backend(*d);
-  const auto bounds = ppmf::batch_boundaries(d->u.size(), g_problem.batch);
+  const auto bounds = ppmf::batch_boundaries(d->r.size(), g_problem.batch);
   const size_t batches = bounds.size() - 1;
   ppmf::StepParams p;
   p.adam = {0.01f, 0.9f, 0.999f, 1e-8f, 1.f, 1.f};
@@ -157,7 +111,7 @@ void BM_CudaStep(benchmark::State& state) {
   double entries = 0;
   for (auto _ : state) {
     flush_l2(static_cast<int>(b));
-    p.scale = static_cast<float>(d->u.size()) / static_cast<float>(bounds[b + 1] - bounds[b]);
+    p.scale = static_cast<float>(d->r.size()) / static_cast<float>(bounds[b + 1] - bounds[b]);
     // The legacy default stream orders these events around the backend's (blocking) stream.
     check(cudaEventRecord(start, nullptr), "record");
     backend->step(bounds[b], bounds[b + 1], p);
@@ -172,7 +126,8 @@ void BM_CudaStep(benchmark::State& state) {
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   state.counters["touched/entry"] = d->touched_per_entry;
-  report(state, entries, step_bytes(rank, d->touched_per_entry));
+  report_throughput(state, entries, ppmf::step_bytes_per_entry(rank, d->touched_per_entry),
+                    g_copy_bandwidth);
 }
 
 // A whole epoch of steps back to back (launch gaps included), as the scheduler runs them.
@@ -180,7 +135,7 @@ void BM_CudaEpoch(benchmark::State& state) {
   const int rank = static_cast<int>(state.range(0));
   const auto d = make_data(rank);
   auto backend = loaded_backend(*d);
-  const auto bounds = ppmf::batch_boundaries(d->u.size(), g_problem.batch);
+  const auto bounds = ppmf::batch_boundaries(d->r.size(), g_problem.batch);
   ppmf::StepParams p;
   p.adam = {0.01f, 0.9f, 0.999f, 1e-8f, 1.f, 1.f};
   cudaEvent_t start, stop;
@@ -192,7 +147,7 @@ void BM_CudaEpoch(benchmark::State& state) {
     backend->shuffle(++epoch);
     check(cudaEventRecord(start, nullptr), "record");
     for (size_t b = 0; b + 1 < bounds.size(); ++b) {
-      p.scale = static_cast<float>(d->u.size()) / static_cast<float>(bounds[b + 1] - bounds[b]);
+      p.scale = static_cast<float>(d->r.size()) / static_cast<float>(bounds[b + 1] - bounds[b]);
       backend->step(bounds[b], bounds[b + 1], p);
     }
     check(cudaEventRecord(stop, nullptr), "record");
@@ -200,11 +155,12 @@ void BM_CudaEpoch(benchmark::State& state) {
     float ms = 0;
     check(cudaEventElapsedTime(&ms, start, stop), "elapsed");
     state.SetIterationTime(ms * 1e-3);
-    entries += static_cast<double>(d->u.size());
+    entries += static_cast<double>(d->r.size());
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  report(state, entries, step_bytes(rank, d->touched_per_entry));
+  report_throughput(state, entries, ppmf::step_bytes_per_entry(rank, d->touched_per_entry),
+                    g_copy_bandwidth);
 }
 
 BENCHMARK(BM_CudaEntryKernel)

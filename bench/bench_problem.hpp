@@ -1,8 +1,12 @@
-// The generated-problem flags shared by the Google Benchmark binaries: --users, --items, --nnz,
-// --batch, --threads (CPU) and --device (GPU); every other argument is left for Google Benchmark.
+// What the Google Benchmark binaries share: the generated-problem flags (--users, --items, --nnz,
+// --batch, --threads for the CPU, --device for the GPU; every other argument is left for Google
+// Benchmark) and the counters every case reports.
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,4 +38,16 @@ inline std::vector<char*> parse_problem_flags(int argc, char** argv, BenchProble
       rest.push_back(argv[k]);
   }
   return rest;
+}
+
+// entries/s, bytes per entry (counted), the bandwidth they imply, and the measured copy bandwidth.
+inline void report_throughput(benchmark::State& state, double entries, double bytes_per_entry,
+                              double copy_bandwidth) {
+  state.counters["entries/s"] = benchmark::Counter(entries, benchmark::Counter::kIsRate);
+  state.counters["bytes/entry"] = bytes_per_entry;
+  state.counters["GB/s"] =
+      benchmark::Counter(entries * bytes_per_entry / 1e9, benchmark::Counter::kIsRate);
+  state.counters["copy_GB/s"] = copy_bandwidth / 1e9;
+  state.SetItemsProcessed(static_cast<int64_t>(entries));
+  state.SetBytesProcessed(static_cast<int64_t>(entries * bytes_per_entry));
 }

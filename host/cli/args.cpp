@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 
 #include "ppmf/common.hpp"
 
@@ -77,15 +78,44 @@ std::string Args::str(const std::string& name) const {
   return it != values_.end() ? it->second : spec(name).fallback;
 }
 
-long long Args::integer(const std::string& name, long long min, long long max) const {
-  const std::string s = str(name);
+namespace {
+
+// The integer `text`, or nothing when it is not one within [min, max].
+bool parse_integer(const std::string& text, long long min, long long max, long long& out) {
   char* end = nullptr;
   errno = 0;
-  const long long v = std::strtoll(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || errno != 0 || v < min || v > max)
+  out = std::strtoll(text.c_str(), &end, 10);
+  return !text.empty() && *end == '\0' && errno == 0 && out >= min && out <= max;
+}
+
+}  // namespace
+
+long long Args::integer(const std::string& name, long long min, long long max) const {
+  const std::string s = str(name);
+  long long v = 0;
+  if (!parse_integer(s, min, max, v))
     throw Error(command_ + ": --" + name + " must be an integer in [" + std::to_string(min) + ", " +
                 std::to_string(max) + "], got '" + s + "'");
   return v;
+}
+
+std::vector<long long> Args::integer_list(const std::string& name, long long min,
+                                          long long max) const {
+  const std::string s = str(name);
+  std::vector<long long> out;
+  std::stringstream parts(s);
+  for (std::string part; std::getline(parts, part, ',');) {
+    long long v = 0;
+    if (!parse_integer(part, min, max, v)) {
+      out.clear();
+      break;
+    }
+    out.push_back(v);
+  }
+  if (out.empty())
+    throw Error(command_ + ": --" + name + " must be a comma-separated list of integers in [" +
+                std::to_string(min) + ", " + std::to_string(max) + "], got '" + s + "'");
+  return out;
 }
 
 double Args::real(const std::string& name, double min, double max) const {

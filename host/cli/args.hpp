@@ -23,6 +23,8 @@ class Args {
   bool given(const std::string& name) const;  // set on the command line
   std::string str(const std::string& name) const;
   long long integer(const std::string& name, long long min, long long max) const;
+  // A comma-separated list of integers, each in [min, max] (at least one).
+  std::vector<long long> integer_list(const std::string& name, long long min, long long max) const;
   double real(const std::string& name, double min, double max) const;
   std::string help() const;
 

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <sstream>
 #include <vector>
 
 #include "cli/common.hpp"
@@ -17,38 +15,6 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-// Random users, Zipf-like items (a squared uniform: popular items drawn far more often).
-Ratings generate(int users, int items, size_t nnz, uint64_t seed) {
-  Ratings r;
-  for (int u = 0; u < users; ++u) r.users.insert(std::to_string(u));
-  for (int j = 0; j < items; ++j) r.items.insert(std::to_string(j));
-  r.user.resize(nnz);
-  r.item.resize(nnz);
-  r.value.resize(nnz);
-  Rng rng(seed);
-  for (size_t k = 0; k < nnz; ++k) {
-    r.user[k] = static_cast<int32_t>(rng.below(users));
-    const double x = rng.uniform();
-    r.item[k] = static_cast<int32_t>(x * x * items);
-    r.value[k] = static_cast<float>(3.0 + rng.normal());
-  }
-  return r;
-}
-
-// Distinct rows touched per entry by one batch of `size` entries (the first of a shuffle: a
-// uniform sample), for the byte count. Marks in flat arrays: exact and fast at any size.
-double touched_rows_per_entry(const Ratings& r, size_t size, uint64_t seed) {
-  std::vector<char> seen_user(r.users.size()), seen_item(r.items.size());
-  Rng rng(seed);
-  size_t distinct = 0;
-  for (size_t k = 0; k < size; ++k) {
-    const size_t at = rng.below(r.size());
-    distinct += !seen_user[r.user[at]]++ ? 1 : 0;
-    distinct += !seen_item[r.item[at]]++ ? 1 : 0;
-  }
-  return static_cast<double>(distinct) / static_cast<double>(size);
 }
 
 struct BenchResult {
@@ -118,19 +84,11 @@ int cmd_bench(int argc, char** argv) {
   const int items = static_cast<int>(args.integer("items", 1, 2000000000));
   const size_t nnz = static_cast<size_t>(args.integer("nnz", 1, (1LL << 32) - 1));
   const size_t batch = static_cast<size_t>(args.integer("batch-size", 1, 1LL << 40));
-  std::vector<int> ranks;
-  std::stringstream list(args.str("rank"));
-  for (std::string part; std::getline(list, part, ',');) {
-    char* end = nullptr;
-    const long v = std::strtol(part.c_str(), &end, 10);
-    if (part.empty() || *end != '\0' || v < 0 || v > 1024)
-      throw Error("bench: --rank must list ranks in [0, 1024]");
-    ranks.push_back(static_cast<int>(v));
-  }
+  const std::vector<long long> ranks = args.integer_list("rank", 0, 1024);
 
   const auto t_gen = std::chrono::steady_clock::now();
-  const Ratings r =
-      generate(users, items, nnz, static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62)));
+  const Ratings r = generate_bench_problem(
+      users, items, nnz, static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62)));
   const auto bounds = batch_boundaries(nnz, batch);
   const double touched = touched_rows_per_entry(r, bounds[1] - bounds[0], 5);
   std::fprintf(stderr, "generated %zu entries (%d users, %d items) in %.1f s\n", nnz, users, items,
@@ -144,10 +102,11 @@ int cmd_bench(int argc, char** argv) {
   std::printf("%-5s %-13s %14s %12s %10s %11s %9s\n", "rank", "", "entries/s", "GB/s", "of copy",
               "bytes/entry", "epoch s");
   std::string json = "[";
-  for (int rank : ranks) {
+  for (const long long d : ranks) {
+    const int rank = static_cast<int>(d);
     const BenchResult b = bench_rank(args, r, rank, bounds, touched);
     for (const auto& [name, rate, bytes] :
-         {std::make_tuple("entry kernel", b.kernel_rate, 8.0 * 4.0 * rank),
+         {std::make_tuple("entry kernel", b.kernel_rate, entry_bytes_per_entry(rank)),
           std::make_tuple("step", b.step_rate, b.bytes),
           std::make_tuple("epoch", b.epoch_rate, b.bytes)})
       std::printf("%-5d %-13s %14.4g %12.1f %9.1f%% %11.0f %9.3f\n", rank, name, rate,

@@ -2,7 +2,6 @@
 // history; or the given-N cold-start protocol.
 #include <algorithm>
 #include <cstdio>
-#include <sstream>
 
 #include "cli/common.hpp"
 #include "ppmf/coldstart.hpp"
@@ -14,21 +13,6 @@
 namespace ppmf::cli {
 namespace {
 
-std::vector<int> parse_int_list(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  for (std::string part; std::getline(ss, part, ',');) {
-    try {
-      size_t used = 0;
-      out.push_back(std::stoi(part, &used));
-      if (used != part.size()) throw std::invalid_argument(part);
-    } catch (const std::exception&) {
-      throw Error("--n must be a comma-separated list of integers, got '" + s + "'");
-    }
-  }
-  return out;
-}
-
 std::string ranking_line(const RankingMetrics& r) {
   char buf[200];
   std::snprintf(buf, sizeof buf,
@@ -39,7 +23,7 @@ std::string ranking_line(const RankingMetrics& r) {
 
 int given_n(const Args& args) {
   GivenNConfig c;
-  c.ns = parse_int_list(args.str("n"));
+  for (long long n : args.integer_list("n", 0, 1000000)) c.ns.push_back(static_cast<int>(n));
   c.holdout_users = args.real("holdout-users", 1e-6, 1 - 1e-6);
   c.seed = static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62));
   c.k = static_cast<int>(args.integer("k", 1, 100000));
