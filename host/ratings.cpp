@@ -31,6 +31,7 @@ Ratings compact(const Ratings& r) {
   for (size_t e = 0; e < r.size(); ++e) {
     out.push(user_map[r.user[e]], item_map[r.item[e]], r.value[e]);
   }
+  out.time = r.time;
   return out;
 }
 
@@ -40,6 +41,8 @@ Ratings subset(const Ratings& r, const std::vector<size_t>& keep) {
   out.items = r.items;
   out.reserve(keep.size());
   for (const size_t e : keep) out.push(r.user[e], r.item[e], r.value[e]);
+  if (!r.time.empty())
+    for (const size_t e : keep) out.time.push_back(r.time[e]);
   return out;
 }
 

@@ -292,12 +292,72 @@ const char* parse_value(std::string_view s, float& v) {
   return nullptr;
 }
 
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// Reads `count` digits at s[at..]; false when they are not all digits.
+bool digits(std::string_view s, size_t at, size_t count, unsigned& out) {
+  if (at + count > s.size()) return false;
+  out = 0;
+  for (size_t k = at; k < at + count; ++k) {
+    if (s[k] < '0' || s[k] > '9') return false;
+    out = out * 10 + static_cast<unsigned>(s[k] - '0');
+  }
+  return true;
+}
+
+// Seconds since 1970-01-01 UTC of a time field: a number (epoch seconds), or a date YYYY-MM-DD
+// optionally followed by 'T' or ' ' and HH:MM[:SS[.fraction]], and an optional 'Z'. nullptr on
+// success, else why not.
+const char* parse_time(std::string_view s, double& t) {
+  const char* b = s.data();
+  const char* e = b + s.size();
+  const auto [ptr, ec] = std::from_chars(b, e, t);
+  if (ec == std::errc() && ptr == e) return std::isfinite(t) ? nullptr : "time is not finite";
+  unsigned y, mo, d;
+  if (!digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || mo < 1 || mo > 12 || d < 1 || d > 31)
+    return "unparsable time (expected epoch seconds or YYYY-MM-DD[THH:MM[:SS]])";
+  double seconds = 86400.0 * static_cast<double>(days_from_civil(y, mo, d));
+  size_t at = 10;
+  if (at < s.size() && (s[at] == 'T' || s[at] == ' ')) {
+    unsigned h, mi, sec = 0;
+    if (!digits(s, at + 1, 2, h) || at + 3 >= s.size() || s[at + 3] != ':' ||
+        !digits(s, at + 4, 2, mi) || h > 23 || mi > 59)
+      return "unparsable time of day (expected HH:MM[:SS])";
+    at += 6;
+    if (at < s.size() && s[at] == ':') {
+      if (!digits(s, at + 1, 2, sec) || sec > 60) return "unparsable seconds in time";
+      at += 3;
+      if (at < s.size() && s[at] == '.') {
+        double frac = 0, scale = 0.1;
+        for (++at; at < s.size() && s[at] >= '0' && s[at] <= '9'; ++at, scale /= 10)
+          frac += scale * (s[at] - '0');
+        seconds += frac;
+      }
+    }
+    seconds += 3600.0 * h + 60.0 * mi + sec;
+  }
+  if (at < s.size() && s[at] == 'Z') ++at;
+  if (at != s.size()) return "unparsable time (trailing characters)";
+  t = seconds;
+  return nullptr;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Columns and data lines
 
 struct Columns {
-  size_t pos[3] = {0, 1, 2};  // 0-based field of user, item, value
-  size_t needed = 0;          // fields a data line must have
+  size_t pos[4] = {0, 1, 2, 0};  // 0-based field of user, item, value and time
+  bool has_time = false;
+  size_t needed = 0;  // fields a data line must have
 };
 
 // Decides whether `first` (the first line carrying data) is a header and where the columns are.
@@ -349,7 +409,23 @@ Columns resolve_columns(const std::string& name, std::string_view first, Delim d
     }
     cols.pos[k] = it - fields.begin();
   }
-  cols.needed = *std::max_element(cols.pos, cols.pos + n) + 1;
+  if (!opts.time_column.empty()) {
+    const std::string& t = opts.time_column;
+    size_t p = 0;
+    const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), p);
+    if (ec == std::errc() && ptr == t.data() + t.size()) {
+      if (p == 0) throw Error(name + ": bad time column '0' (positions start at 1)");
+      cols.pos[3] = p - 1;
+    } else {
+      if (!*header) throw Error(name + ": time column '" + t + "' named, but the file has no header");
+      const auto it = std::find_if(fields.begin(), fields.end(),
+                                   [&](std::string_view f) { return iequals(f, t); });
+      if (it == fields.end()) throw Error(name + ": no column named '" + t + "'");
+      cols.pos[3] = it - fields.begin();
+    }
+    cols.has_time = true;
+  }
+  cols.needed = *std::max_element(cols.pos, cols.pos + (cols.has_time ? 4 : n)) + 1;
   return cols;
 }
 
@@ -359,9 +435,10 @@ class LineParser {
   LineParser(Delim delim, const Columns& cols, bool need_value)
       : delim_(delim), cols_(cols), need_value_(need_value), fields_(cols.needed) {}
 
-  // Empty, with user, item and value set (value 0 for pair files), or why the line is bad.
+  // Empty, with user, item and value set (value 0 for pair files) and the time when the file has
+  // a time column, or why the line is bad.
   std::string parse(std::string_view line, std::string_view& user, std::string_view& item,
-                    float& value) {
+                    float& value, double& time) {
     FieldCursor cur(line, delim_);
     size_t found = 0;
     while (found < cols_.needed && cur.next(fields_[found])) ++found;
@@ -379,8 +456,15 @@ class LineParser {
         return why + (" " + quote(fields_[cols_.pos[2]]));
       }
     }
+    if (cols_.has_time) {
+      if (const char* why = parse_time(fields_[cols_.pos[3]], time)) {
+        return why + (" " + quote(fields_[cols_.pos[3]]));
+      }
+    }
     return {};
   }
+
+  bool has_time() const { return cols_.has_time; }
 
  private:
   Delim delim_;
@@ -546,6 +630,7 @@ size_t merge_duplicates(Ratings& r, DuplicatePolicy policy, size_t* earliest) {
           break;
         case DuplicatePolicy::kLast:
           r.value[f] = r.value[x];
+          if (!r.time.empty()) r.time[f] = r.time[x];
           break;
       }
       r.user[x] = -1;  // marks the entry for removal; user u's scan no longer reads users
@@ -575,11 +660,13 @@ size_t merge_duplicates(Ratings& r, DuplicatePolicy policy, size_t* earliest) {
       r.user[w] = r.user[e];
       r.item[w] = r.item[e];
       r.value[w] = r.value[e];
+      if (!r.time.empty()) r.time[w] = r.time[e];
       ++w;
     }
     r.user.resize(w);
     r.item.resize(w);
     r.value.resize(w);
+    if (!r.time.empty()) r.time.resize(w);
   }
   return removed;
 }
@@ -592,10 +679,11 @@ size_t merge_duplicates(Ratings& r, DuplicatePolicy policy, size_t* earliest) {
   LineReader lines(text);
   std::string_view line, u, i;
   float v;
+  double t;
   size_t first_line = 0;
   for (bool have = lines.next(line) && (!had_header || lines.next(line)); have;
        have = lines.next(line)) {
-    if (!parser.parse(line, u, i, v).empty() || u != user || i != item) continue;
+    if (!parser.parse(line, u, i, v, t).empty() || u != user || i != item) continue;
     if (first_line == 0) {
       first_line = lines.number();
       continue;
@@ -668,12 +756,14 @@ Ratings parse_ratings(const std::string& name, std::string_view text, const Read
   reserve_huge(r.user, expected);
   reserve_huge(r.item, expected);
   reserve_huge(r.value, expected);
+  if (!opts.time_column.empty()) reserve_huge(r.time, expected);
 
   // Lines are parsed and hashed a batch at a time, then their ids interned (see Interner).
   struct Pending {
     std::string_view user, item;
     uint64_t user_hash, item_hash;
     float value;
+    double time;
     bool new_user;  // false: same user as the line before, which files grouped by user repeat
   };
   constexpr size_t kBatch = 32;
@@ -692,6 +782,7 @@ Ratings parse_ratings(const std::string& name, std::string_view text, const Read
       const Pending& p = batch[k];
       if (p.new_user) last_u = users.intern(p.user, p.user_hash);
       r.push(last_u, items.intern(p.item, p.item_hash), p.value);
+      if (parser.has_time()) r.time.push_back(p.time);
     }
     pending = 0;
   };
@@ -700,7 +791,7 @@ Ratings parse_ratings(const std::string& name, std::string_view text, const Read
   for (bool have = !rep.had_header || lines.next(line); have; have = lines.next(line)) {
     ++rep.lines_read;
     Pending& p = batch[pending];
-    const std::string why = parser.parse(line, p.user, p.item, p.value);
+    const std::string why = parser.parse(line, p.user, p.item, p.value, p.time);
     if (!why.empty()) {
       if (!opts.skip_bad_lines) {
         throw Error(name + ":" + std::to_string(lines.number()) + ": " + why);

@@ -103,6 +103,68 @@ class ReaderFiles : public ::testing::Test {
   }
 };
 
+// --- time column ------------------------------------------------------------------------------
+
+ReadOptions with_time(const std::string& column) {
+  ReadOptions o;
+  o.time_column = column;
+  return o;
+}
+
+TEST(ReaderTime, EpochSecondsDatesAndDateTimes) {
+  const Ratings r = parse(
+      "u1::i1::5::1365029107\n"
+      "u1::i2::4::1365029107.25\n",
+      with_time("4"));
+  ASSERT_EQ(r.time.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.time[0], 1365029107.0);
+  EXPECT_DOUBLE_EQ(r.time[1], 1365029107.25);
+  const Ratings d = parse(
+      "user,item,rating,when\n"
+      "a,x,1,1970-01-02\n"
+      "a,y,2,2000-07-12\n"
+      "b,x,3,2013-04-03T22:45:07Z\n"
+      "b,y,4,2013-04-03 22:45\n"
+      "c,z,5,2024-02-29T00:00:00.5\n",
+      with_time("when"));
+  ASSERT_EQ(d.time.size(), 5u);
+  EXPECT_DOUBLE_EQ(d.time[0], 86400.0);
+  EXPECT_DOUBLE_EQ(d.time[1], 963360000.0);
+  EXPECT_DOUBLE_EQ(d.time[2], 1365029107.0);
+  EXPECT_DOUBLE_EQ(d.time[3], 1365029100.0);
+  EXPECT_DOUBLE_EQ(d.time[4], 1709164800.5);
+  EXPECT_TRUE(parse("u,i,1\n").time.empty()) << "no time column asked for";
+}
+
+TEST(ReaderTime, BadTimesNameTheLine) {
+  EXPECT_THAT(parse_error("u,i,1,2020-13-01\n", with_time("4")),
+              HasSubstr("mem.csv:1: unparsable time"));
+  EXPECT_THAT(parse_error("u,i,1,2020-01-01\nu,j,2,yesterday\n", with_time("4")),
+              HasSubstr("mem.csv:2: unparsable time (expected epoch seconds or YYYY-MM-DD"));
+  EXPECT_THAT(parse_error("u,i,1,2020-01-01T25:00\n", with_time("4")),
+              HasSubstr("unparsable time of day"));
+  EXPECT_THAT(parse_error("u,i,1\n", with_time("4")), HasSubstr("expected at least 4 fields"));
+  EXPECT_THAT(parse_error("u,i,1,5\n", with_time("when")), HasSubstr("has no header"));
+  EXPECT_THAT(parse_error("user,item,r,t\nu,i,1,5\n", with_time("when")),
+              HasSubstr("no column named 'when'"));
+  EXPECT_THAT(parse_error("u,i,1,5\n", with_time("0")), HasSubstr("positions start at 1"));
+}
+
+// Merged duplicates keep the time of the entry they keep; subsets and compaction carry times.
+TEST(ReaderTime, DuplicatesSubsetsAndCompactionKeepTimes) {
+  ReadOptions o = with_time("4");
+  o.duplicates = DuplicatePolicy::kLast;
+  Ratings r = parse("u,i,1,10\nv,i,2,20\nu,i,3,30\n", o);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r.time, (std::vector<double>{30, 20}));
+  o.duplicates = DuplicatePolicy::kSum;
+  r = parse("u,i,1,10\nv,i,2,20\nu,i,3,30\n", o);
+  EXPECT_EQ(r.time, (std::vector<double>{10, 20}));
+  const Ratings part = compact(subset(r, {1}));
+  EXPECT_EQ(part.time, (std::vector<double>{20}));
+  EXPECT_EQ(part.users.name(0), "v");
+}
+
 // --- delimiters, headers, columns -------------------------------------------------------------
 
 TEST(ReaderParse, Comma) {

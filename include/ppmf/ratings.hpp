@@ -14,6 +14,7 @@ struct Ratings {
   IdMap users, items;
   std::vector<int32_t> user, item;
   std::vector<float> value;
+  std::vector<double> time;  // seconds since 1970 per entry, or empty when the file had none
 
   size_t size() const { return value.size(); }
   void reserve(size_t n) {
@@ -28,7 +29,7 @@ struct Ratings {
   }
 };
 
-// The same entries with id maps holding only ids that occur in them (indices renumbered in first-
+// The same entries (and times) with id maps holding only ids that occur in them (indices renumbered in first-
 // occurrence order). Used to turn the training part of a split into the model's entity set.
 Ratings compact(const Ratings& r);
 

@@ -22,6 +22,9 @@ struct ReadOptions {
   bool skip_bad_lines = false;
   DuplicatePolicy duplicates = DuplicatePolicy::kError;
   bool need_value = true;  // false for pair files (predict)
+  // A column of entry times (header name or 1-based position; empty = none): epoch seconds or
+  // dates (YYYY-MM-DD[THH:MM[:SS]]), read into Ratings::time as seconds since 1970 UTC.
+  std::string time_column;
 };
 
 struct ReadReport {
