@@ -54,7 +54,9 @@ int main(int argc, char** argv) {
                  static_cast<float>(1 + rng.below(5)));
   }
   auto t0 = std::chrono::steady_clock::now();
-  const ppmf::FoldInReport r = ppmf::fold_in_table(model, fresh, nullptr, threads);
+  ppmf::FoldInOptions fold;
+  fold.threads = threads;
+  const ppmf::FoldInReport r = ppmf::fold_in_table(model, fresh, nullptr, fold);
   const double fold_s = seconds_since(t0);
   std::printf("fold-in:   %zu users, %zu entries, rank %d: %.3f s = %.0f users/s (%.1f us/user)\n",
               r.added, r.entries_used, rank, fold_s, r.added / fold_s, 1e6 * fold_s / r.added);

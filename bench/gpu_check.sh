@@ -30,11 +30,11 @@ tests=$(grep -E "tests passed|tests failed" "$out/ctest.log" | tail -1)
 cuda_tests=$("$build/tests/ppmf_tests" --gtest_filter='*Cuda*' 2>&1 | tee "$out/cuda_tests.log" |
   grep -E "^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test" | tr -s ' \n' ' ')
 
-note "kernel microbenchmarks"
-[ -x "$build/bench/bench_cuda_kernels" ] && "$build/bench/bench_cuda_kernels" --benchmark_min_time=0.2 >"$out/bench_cuda_kernels.txt" 2>&1
+note "sweep microbenchmarks"
+[ -x "$build/bench/bench_cuda_sweep" ] && "$build/bench/bench_cuda_sweep" --benchmark_min_time=0.2 >"$out/bench_cuda_sweep.txt" 2>&1
 
 note "ppmf-gpu bench, ranks 32 64 128 (100M entries, generated once)"
-"$bin" bench --device 0 --users 2000000 --items 200000 --nnz 100000000 --rank 32,64,128 --batch-size 1048576 \
+"$bin" bench --device 0 --users 2000000 --items 200000 --nnz 100000000 --rank 32,64,128 \
   --json "$out/bench.json" >"$out/bench.txt" 2>&1 || note "bench FAILED: $(tail -1 "$out/bench.txt")"
 
 # time_to FILE TARGET: seconds (cumulative) until the held-out RMSE first reaches TARGET.
@@ -69,7 +69,7 @@ python3 bench/numpyro_ppmf.py --train "$out/ml/train.csv" --test "$out/ml/test.c
 note "NumPyro vs ppmf-gpu, generated AVOD data"
 "$bin" synth --out "$out/avod" --users 200000 --items 20000 --seed 1 >/dev/null
 "$bin" train --data "$out/avod/ratings.csv" --transform log1p --test-frac 0.1 --seed 1 --rank 32 --device 0 \
-  --batch-size 65536 --split-out "$out/avod_split" --metrics-json "$out/avod_gpu.json" --out "$out/avod.ppmf" \
+  --split-out "$out/avod_split" --metrics-json "$out/avod_gpu.json" --out "$out/avod.ppmf" \
   >"$out/avod_gpu.txt" 2>"$out/avod_gpu.log" || note "AVOD on GPU FAILED: $(tail -1 "$out/avod_gpu.log")"
 avod_target=$(python3 -c "print(round(1.02 * float('$(best_rmse "$out/avod_gpu.json" 2>/dev/null || echo 9)'), 4))")
 python3 bench/numpyro_ppmf.py --train "$out/avod_split/train.csv" --test "$out/avod_split/test.csv" --rank 32 \
@@ -80,7 +80,7 @@ note "done"
 {
   echo "== gpu_check summary ($(head -2 "$out/nvidia-smi.csv" | tail -1), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)) =="
   echo "tests: $tests | cuda tests: $cuda_tests"
-  printf "%-6s %14s %14s %14s %10s %9s\n" rank kernel_ent/s step_ent/s epoch_ent/s epoch_s step/copy
+  printf "%-6s %14s %14s %12s %12s %10s\n" rank user_ent/s item_ent/s user_GFLOP/s item_GFLOP/s epoch_s
   python3 - "$out/bench.json" <<'PY'
 import json, sys
 try:
@@ -89,8 +89,8 @@ except Exception:
     rows = []
     print("bench: failed (see bench.txt)")
 for b in rows:
-    print("%-6d %14.4g %14.4g %14.4g %10.3f %8.1f%%" % (b["rank"], b["kernel_entries_per_s"], b["step_entries_per_s"],
-          b["epoch_entries_per_s"], b["epoch_seconds"], 100 * b["step_fraction_of_copy"]))
+    print("%-6d %14.4g %14.4g %12.1f %12.1f %10.3f" % (b["rank"], b["user_sweep_entries_per_s"], b["item_sweep_entries_per_s"],
+          b["user_sweep_flops_per_s"] / 1e9, b["item_sweep_flops_per_s"] / 1e9, b["epoch_seconds"]))
 PY
   for dev in 0 cpu; do echo "ML100K device $dev: $(grep -E '^test_rmse' "$out/ml_$dev.txt" 2>/dev/null | tr -s ' ') $(grep -E 'train_s|epochs' "$out/ml_$dev.txt" 2>/dev/null | tr -s ' ' | tr '\n' ' ')"; done
   echo "ML100K to RMSE $ml_target: ppmf-gpu $(time_to "$out/ml_0.json" $ml_target 2>/dev/null) s | numpyro $(cat "$out/numpyro_ml.json" 2>/dev/null)"

@@ -5,7 +5,7 @@
 # to come within 0.5% of the cold run's best held-out NLL.
 #
 # Usage: bench/warm_start.sh [USERS] [ITEMS]      (defaults: 50000 5000); WARM_ARGS adds options
-# to the warm run only (e.g. WARM_ARGS="--lr 0.01").
+# to the warm run only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PPMF_BIN:-$root/build/ppmf-gpu}
@@ -19,7 +19,7 @@ awk -v train="$out/train.csv" -v test="$out/test.csv" 'BEGIN { srand(7) }
 cutoff=$(printf 'u%07d' $((users * 9 / 10)))
 awk -F, -v cut="$cutoff" 'NR == 1 || $1 < cut' "$out/train.csv" >"$out/yesterday.csv"
 common=(--user-groups "$out/avod/user_groups.csv" --item-groups "$out/avod/item_groups.csv" --transform log1p
-        --rank 16 --device cpu --quiet --patience 0)
+        --rank 16 --device cpu --quiet --valid-frac 0)
 "$bin" train --data "$out/yesterday.csv" --epochs 40 --out "$out/yesterday.ppmf" "${common[@]}" >/dev/null
 "$bin" train --data "$out/train.csv" --test "$out/test.csv" --epochs 40 --out "$out/cold.ppmf" \
   --metrics-json "$out/cold.json" "${common[@]}" >/dev/null

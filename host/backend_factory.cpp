@@ -4,6 +4,7 @@
 
 #include "cpu_backend.hpp"
 #include "ppmf/backend.hpp"
+#include "ppmf/common.hpp"
 #include "ppmf/devices.hpp"
 
 #if PPMF_WITH_CUDA

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <set>
 
+#include "ppmf/side_priors.hpp"
+
 namespace ppmf {
 
 Groups make_groups(const IdMap& ids, const GroupFile* file) {
@@ -46,7 +48,8 @@ struct Resolved {
   Source source;
 };
 
-Resolved resolve_one(const Model& model, Side side, std::string_view id, const GroupFile* file) {
+Resolved resolve_one(const Model& model, Side side, std::string_view id, const GroupFile* file,
+                     bool new_user_rows) {
   const IdMap& ids = side == Side::kUsers ? model.users : model.items;
   const Groups& groups = side == Side::kUsers ? model.user_groups : model.item_groups;
   const int32_t known = ids.find(id);
@@ -54,23 +57,26 @@ Resolved resolve_one(const Model& model, Side side, std::string_view id, const G
   if (groups.from_file && file != nullptr) {
     const auto it = file->find(std::string(id));
     const int g = groups.find(it == file->end() ? "default" : it->second);
-    if (g >= 0) return {prior_index(model, side, g), Source::kGroup};
+    if (g >= 0)
+      return {new_user_rows ? new_user_index(model, g) : prior_index(model, side, g),
+              Source::kGroup};
   }
-  return {population_index(model, side), Source::kPopulation};
+  return {new_user_rows ? new_user_index(model, -1) : population_index(model, side),
+          Source::kPopulation};
 }
 
 }  // namespace
 
 ResolvedPairs resolve_pairs(const Model& model, const Ratings& table, const GroupFile* user_groups,
-                            const GroupFile* item_groups) {
+                            const GroupFile* item_groups, bool plain_user_prior) {
   // Resolve each distinct id of the table once, then map the entries.
   std::vector<Resolved> users(table.users.size()), items(table.items.size());
   for (size_t u = 0; u < users.size(); ++u)
-    users[u] =
-        resolve_one(model, Side::kUsers, table.users.name(static_cast<int32_t>(u)), user_groups);
+    users[u] = resolve_one(model, Side::kUsers, table.users.name(static_cast<int32_t>(u)),
+                           user_groups, !plain_user_prior);
   for (size_t i = 0; i < items.size(); ++i)
-    items[i] =
-        resolve_one(model, Side::kItems, table.items.name(static_cast<int32_t>(i)), item_groups);
+    items[i] = resolve_one(model, Side::kItems, table.items.name(static_cast<int32_t>(i)),
+                           item_groups, false);
   ResolvedPairs out;
   out.index.resize(table.size());
   out.source.resize(table.size());

@@ -1,80 +1,101 @@
 // Closed-form pooling updates (CPU; the moments come from whichever backend trained).
-// Each dimension (and the bias, as one more dimension) is independent: alternate
-//   M_g = (L_g S1_g + M_0 / tau^2) / (L_g n_g + 1/tau^2),
-//   L_g = (a0 - 1 + n_g/2) / (b0 + 1/2 sum_i [(m_i - M_g)^2 + s_i^2]),
-//   M_0 = mean of M_g over non-empty groups,
-// a coordinate ascent on the MAP objective (prior_objective). M_0 is the plain mean: every group
-// mean has the same N(M_0, tau^2) prior, so that is its exact conditional optimum (DESIGN.md says
-// "precision-weighted"; with one tau the weights are equal).
+//
+// Per group g with n_g members and sums S1 = sum E[x_i], S2 = sum E[x_i] E[x_i]^T, SV = sum Var[x_i]
+// (diagonal), alternate
+//   M_g   = (n_g P_g + I / tau^2)^-1 (P_g S1 + M_0 / tau^2),            P_g = cov_g^-1,
+//   cov_g = (2 b0 I + S(M_g)) / (2 (a0 - 1) + n_g),
+//           S(M) = sum_i E[(x_i - M)(x_i - M)^T] = S2 - M S1^T - S1 M^T + n_g M M^T + diag(SV),
+//   M_0   = the mean of the M_g over non-empty groups,
+// a coordinate ascent on the MAP objective (prior_objective). The covariance update is the exact
+// maximiser under a Wishart(2 a0 + rank, I / (2 b0)) prior on the precision P_g: on a diagonal
+// precision it is the Gamma(a0, b0) update of a per-dimension precision. M_0 is the plain mean:
+// every group mean has the same N(M_0, tau^2 I) prior, so that is its exact conditional optimum.
+// An empty group takes M_0 and the hyperprior's mode, b0 / (a0 - 1) I.
 #include "ppmf/hyper.hpp"
 
 #include <cmath>
 #include <vector>
 
 #include "ppmf/common.hpp"
+#include "spd.hpp"
 
 namespace ppmf {
 namespace {
 
-struct DimView {
-  // Sums for group g of one dimension.
-  double n, s1, s2, sv;
-};
-
-// Updates means M (per group), precisions L and the population mean m0 for one dimension.
-void update_dim(const std::vector<DimView>& sums, const ModelConfig& c, int iters, float* M,
-                float* L, size_t step, float& m0) {
-  const int groups = static_cast<int>(sums.size());
-  const double inv_tau2 = 1.0 / (static_cast<double>(c.tau) * c.tau);
-  double pop = m0;
-  for (int it = 0; it < iters; ++it) {
-    double pop_sum = 0;
-    int non_empty = 0;
-    for (int g = 0; g < groups; ++g) {
-      const DimView& s = sums[g];
-      double mean = M[g * step], prec = L[g * step];
-      if (s.n == 0) {
-        mean = pop;
-        prec = (c.prec_a0 - 1.0 > 0 ? c.prec_a0 - 1.0 : 1e-3) / c.prec_b0;
-      } else {
-        mean = (prec * s.s1 + pop * inv_tau2) / (prec * s.n + inv_tau2);
-        const double spread = s.s2 - 2.0 * mean * s.s1 + s.n * mean * mean + s.sv;
-        prec = (c.prec_a0 - 1.0 + 0.5 * s.n) / (c.prec_b0 + 0.5 * std::max(spread, 0.0));
-        pop_sum += mean;
-        ++non_empty;
-      }
-      M[g * step] = static_cast<float>(mean);
-      L[g * step] = static_cast<float>(prec);
-    }
-    if (non_empty > 0) pop = pop_sum / non_empty;
-  }
-  for (int g = 0; g < groups; ++g)
-    if (sums[g].n == 0) M[g * step] = static_cast<float>(pop);  // an empty group is the population
-  m0 = static_cast<float>(pop);
+// S(M) of one group into `scatter` (dim x dim).
+void group_scatter(const GroupMoments& mom, int g, const double* M, std::vector<double>& scatter) {
+  const int m = mom.dim;
+  const double n = mom.count[g];
+  const double* s1 = &mom.sum_mean[static_cast<size_t>(g) * m];
+  const double* s2 = &mom.sum_outer[static_cast<size_t>(g) * m * m];
+  const double* sv = &mom.sum_var[static_cast<size_t>(g) * m];
+  scatter.resize(static_cast<size_t>(m) * m);
+  for (int a = 0; a < m; ++a)
+    for (int b = 0; b < m; ++b)
+      scatter[a * m + b] = s2[a * m + b] - M[a] * s1[b] - s1[a] * M[b] + n * M[a] * M[b] +
+                           (a == b ? sv[a] : 0.0);
 }
 
 }  // namespace
 
-void update_prior(const GroupMoments& mom, const ModelConfig& config, int iters,
-                  PriorBlock& prior) {
-  if (mom.n_groups != prior.n_groups || mom.rank != prior.rank)
-    throw Error("group moments do not match the prior's shape");
-  if (config.prec_a0 < 1.0f || config.prec_b0 <= 0.0f || config.tau <= 0.0f)
+void update_prior(const GroupMoments& mom, const ModelConfig& c, int iters, PriorBlock& prior) {
+  const int m = prior.dim(), G = prior.n_groups;
+  if (mom.n_groups != G || mom.dim != m) throw Error("group moments do not match the prior's shape");
+  if (c.prec_a0 < 1.0f || c.prec_b0 <= 0.0f || c.tau <= 0.0f)
     throw Error("prior settings need prec_a0 >= 1, prec_b0 > 0 and tau > 0");
-  const int G = prior.n_groups, d = prior.rank;
-  std::vector<DimView> sums(G);
-  for (int k = 0; k < d; ++k) {
+  const double inv_tau2 = 1.0 / (static_cast<double>(c.tau) * c.tau);
+  const double empty_var = c.prec_b0 / (c.prec_a0 > 1.0f ? c.prec_a0 - 1.0 : 1e-3);
+  const size_t mm = static_cast<size_t>(m) * m;
+  std::vector<double> pop(prior.pop_mean.begin(), prior.pop_mean.end());
+  std::vector<double> mean(static_cast<size_t>(G) * m), cov(G * mm);
+  for (size_t k = 0; k < mean.size(); ++k) mean[k] = prior.mean[k];
+  for (size_t k = 0; k < cov.size(); ++k) cov[k] = prior.cov[k];
+  std::vector<double> prec(mm), a(mm), rhs(m), scatter, work(mm);
+  for (int it = 0; it < iters; ++it) {
+    std::vector<double> pop_sum(m, 0.0);
+    int non_empty = 0;
     for (int g = 0; g < G; ++g) {
-      const size_t at = static_cast<size_t>(g) * d + k;
-      sums[g] = {mom.count[g], mom.sum_mean[at], mom.sum_sq_mean[at], mom.sum_var[at]};
+      double* M = &mean[static_cast<size_t>(g) * m];
+      double* C = &cov[g * mm];
+      const double n = mom.count[g];
+      if (n == 0) {
+        for (int k = 0; k < m; ++k) M[k] = pop[k];
+        for (size_t k = 0; k < mm; ++k) C[k] = 0;
+        for (int k = 0; k < m; ++k) C[k * m + k] = empty_var;
+        continue;
+      }
+      if (!spd::invert(C, m, prec.data())) throw Error("a group prior covariance became singular");
+      // (n P + I / tau^2) M = P S1 + M_0 / tau^2
+      const double* s1 = &mom.sum_mean[static_cast<size_t>(g) * m];
+      for (int r = 0; r < m; ++r) {
+        double ps1 = 0;
+        for (int k = 0; k < m; ++k) {
+          a[r * m + k] = n * prec[r * m + k] + (r == k ? inv_tau2 : 0.0);
+          ps1 += prec[r * m + k] * s1[k];
+        }
+        rhs[r] = ps1 + pop[r] * inv_tau2;
+      }
+      if (!spd::cholesky(a.data(), m)) throw Error("the group mean update is singular");
+      spd::solve(a.data(), m, rhs.data());
+      for (int k = 0; k < m; ++k) M[k] = rhs[k];
+      group_scatter(mom, g, M, scatter);
+      const double denom = 2.0 * (c.prec_a0 - 1.0) + n;
+      for (int r = 0; r < m; ++r)
+        for (int k = 0; k < m; ++k)
+          C[r * m + k] = (scatter[r * m + k] + (r == k ? 2.0 * c.prec_b0 : 0.0)) / denom;
+      for (int k = 0; k < m; ++k) pop_sum[k] += M[k];
+      ++non_empty;
     }
-    update_dim(sums, config, iters, prior.mean.data() + k, prior.prec.data() + k, d,
-               prior.pop_mean[k]);
+    if (non_empty > 0)
+      for (int k = 0; k < m; ++k) pop[k] = pop_sum[k] / non_empty;
   }
+  // An empty group is the population.
   for (int g = 0; g < G; ++g)
-    sums[g] = {mom.count[g], mom.bias_sum[g], mom.bias_sum_sq[g], mom.bias_sum_var[g]};
-  update_dim(sums, config, iters, prior.bias_mean.data(), prior.bias_prec.data(), 1,
-             prior.pop_bias_mean);
+    if (mom.count[g] == 0)
+      for (int k = 0; k < m; ++k) mean[static_cast<size_t>(g) * m + k] = pop[k];
+  for (size_t k = 0; k < mean.size(); ++k) prior.mean[k] = static_cast<float>(mean[k]);
+  for (size_t k = 0; k < cov.size(); ++k) prior.cov[k] = static_cast<float>(cov[k]);
+  for (int k = 0; k < m; ++k) prior.pop_mean[k] = static_cast<float>(pop[k]);
 }
 
 double update_noise(double sse_expected, size_t n, const ModelConfig& c) {
@@ -83,24 +104,28 @@ double update_noise(double sse_expected, size_t n, const ModelConfig& c) {
   return (c.noise_b + 0.5 * sse_expected) / denom;
 }
 
-double prior_objective(const GroupMoments& mom, const ModelConfig& c, const PriorBlock& prior,
-                       int dim) {
-  const bool bias = dim < 0;
+double prior_objective(const GroupMoments& mom, const ModelConfig& c, const PriorBlock& prior) {
+  const int m = prior.dim();
+  const size_t mm = static_cast<size_t>(m) * m;
   const double inv_tau2 = 1.0 / (static_cast<double>(c.tau) * c.tau);
+  std::vector<double> cov(mm), prec(mm), M(m), scatter;
   double total = 0;
   for (int g = 0; g < prior.n_groups; ++g) {
-    const size_t at = static_cast<size_t>(g) * prior.rank + (bias ? 0 : dim);
+    for (size_t k = 0; k < mm; ++k) cov[k] = prior.cov_of(g)[k];
+    for (int k = 0; k < m; ++k) M[k] = prior.mean_of(g)[k];
+    double log_det_cov = 0;
+    if (!spd::invert(cov.data(), m, prec.data(), &log_det_cov)) return -INFINITY;
+    group_scatter(mom, g, M.data(), scatter);
+    double trace_scatter = 0, trace_prec = 0, dist = 0;
+    for (size_t k = 0; k < mm; ++k) trace_scatter += prec[k] * scatter[k];
+    for (int k = 0; k < m; ++k) {
+      trace_prec += prec[k * m + k];
+      dist += (M[k] - prior.pop_mean[k]) * (M[k] - prior.pop_mean[k]);
+    }
     const double n = mom.count[g];
-    const double s1 = bias ? mom.bias_sum[g] : mom.sum_mean[at];
-    const double s2 = bias ? mom.bias_sum_sq[g] : mom.sum_sq_mean[at];
-    const double sv = bias ? mom.bias_sum_var[g] : mom.sum_var[at];
-    const double M = bias ? prior.bias_mean[g] : prior.mean[at];
-    const double L = bias ? prior.bias_prec[g] : prior.prec[at];
-    const double M0 = bias ? prior.pop_bias_mean : prior.pop_mean[dim];
-    const double spread = s2 - 2 * M * s1 + n * M * M + sv;
-    total += 0.5 * n * std::log(L) - 0.5 * L * spread;         // E_q log N(u | M, 1/L) + const
-    total += -0.5 * (M - M0) * (M - M0) * inv_tau2;            // log N(M | M_0, tau^2) + const
-    total += (c.prec_a0 - 1.0) * std::log(L) - c.prec_b0 * L;  // log Gamma(L | a0, b0) + const
+    total += -0.5 * n * log_det_cov - 0.5 * trace_scatter;             // E_q log N(x | M, cov)
+    total += -0.5 * dist * inv_tau2;                                   // log N(M | M_0, tau^2 I)
+    total += -(c.prec_a0 - 1.0) * log_det_cov - c.prec_b0 * trace_prec;  // log Wishart(cov^-1)
   }
   return total;
 }

@@ -33,7 +33,9 @@ namespace {
 
 constexpr char kMagic[8] = {'P', 'P', 'M', 'F', 'M', 'O', 'D', 'L'};
 constexpr size_t kHeaderSize = sizeof kMagic + 4 + 8 + 4;
-constexpr size_t kEpochBytes = 4 + 7 * 8 + 1;  // one serialized EpochMetrics
+// One serialized EpochMetrics, in format version 1 and in the current one.
+constexpr size_t kEpochBytesV1 = 4 + 7 * 8 + 1;
+constexpr size_t kEpochBytes = 4 + 9 * 8 + 2;
 
 // Raised while decoding the payload; load_model words it as "corrupt model file (...)".
 class Corrupt : public std::runtime_error {
@@ -157,11 +159,14 @@ void put_prior(Writer& w, const PriorBlock& p) {
   w.i32(p.n_groups);
   w.i32(p.rank);
   w.array(p.mean);
-  w.array(p.prec);
-  w.array(p.bias_mean);
-  w.array(p.bias_prec);
+  w.array(p.cov);
   w.array(p.pop_mean);
-  w.f32(p.pop_bias_mean);
+}
+
+void put_new_users(Writer& w, const NewUserPrior& p) {
+  w.i32(p.groups);
+  w.i32(p.max_n);
+  w.array(p.mean);
 }
 
 void put_model(Writer& w, const Model& m) {
@@ -185,6 +190,7 @@ void put_model(Writer& w, const Model& m) {
   put_guide(w, m.V);
   put_prior(w, m.user_prior);
   put_prior(w, m.item_prior);
+  put_new_users(w, m.new_users);
   w.f32(m.mu0);
   w.f32(m.sigma2);
   w.u64(m.n_train);
@@ -195,12 +201,15 @@ void put_model(Writer& w, const Model& m) {
     w.i32(e.epoch);
     w.f64(e.elbo_per_entry);
     w.f64(e.train_rmse);
+    w.f64(e.sigma);
+    w.u8(e.has_valid);
+    w.f64(e.valid_rmse);
+    w.f64(e.valid_nll);
+    w.u8(e.has_test);
     w.f64(e.test_rmse);
     w.f64(e.test_nll);
-    w.f64(e.sigma);
     w.f64(e.entries_per_s);
     w.f64(e.seconds);
-    w.u8(e.has_test);
   }
   w.i32(m.best_epoch);
 }
@@ -309,22 +318,57 @@ void read_guide(Reader& r, GuideBlock& g) {
   g.bias_logsd = r.array<float>();
 }
 
-void read_prior(Reader& r, PriorBlock& p) {
-  p.n_groups = r.i32();
-  p.rank = r.i32();
-  p.mean = r.array<float>();
-  p.prec = r.array<float>();
-  p.bias_mean = r.array<float>();
-  p.bias_prec = r.array<float>();
-  p.pop_mean = r.array<float>();
-  p.pop_bias_mean = r.f32();
-}
-
 void check_size(const std::string& what, size_t have, uint64_t want) {
   if (have != want)
     throw Corrupt(what + " has " + std::to_string(have) + " values (expected " +
                   std::to_string(want) + ")");
 }
+
+void read_prior(Reader& r, PriorBlock& p) {
+  p.n_groups = r.i32();
+  p.rank = r.i32();
+  p.mean = r.array<float>();
+  p.cov = r.array<float>();
+  p.pop_mean = r.array<float>();
+}
+
+// Format version 1 stored independent per-dimension precisions and the biases apart: the same
+// prior as a diagonal covariance over [u; alpha].
+void read_prior_v1(Reader& r, PriorBlock& p) {
+  p.n_groups = r.i32();
+  p.rank = r.i32();
+  const std::vector<float> mean = r.array<float>(), prec = r.array<float>();
+  const std::vector<float> bias_mean = r.array<float>(), bias_prec = r.array<float>();
+  const std::vector<float> pop_mean = r.array<float>();
+  const float pop_bias_mean = r.f32();
+  if (p.n_groups < 0 || p.rank < 0 || p.rank > INT_MAX - 3) throw Corrupt("prior shape is out of range");
+  const size_t G = static_cast<size_t>(p.n_groups), d = static_cast<size_t>(p.rank), m = d + 1;
+  check_size("prior mean", mean.size(), G * d);
+  check_size("prior precision", prec.size(), G * d);
+  check_size("prior bias mean", bias_mean.size(), G);
+  check_size("prior bias precision", bias_prec.size(), G);
+  check_size("prior population mean", pop_mean.size(), d);
+  p.mean.assign(G * m, 0.f);
+  p.cov.assign(G * m * m, 0.f);
+  for (size_t g = 0; g < G; ++g) {
+    for (size_t k = 0; k <= d; ++k) {
+      const float mk = k < d ? mean[g * d + k] : bias_mean[g];
+      const float lk = k < d ? prec[g * d + k] : bias_prec[g];
+      if (!(lk > 0)) throw Corrupt("a prior precision is not positive");
+      p.mean[g * m + k] = mk;
+      p.cov[(g * m + k) * m + k] = 1.0f / lk;
+    }
+  }
+  p.pop_mean = pop_mean;
+  p.pop_mean.push_back(pop_bias_mean);
+}
+
+void read_new_users(Reader& r, NewUserPrior& p) {
+  p.groups = r.i32();
+  p.max_n = r.i32();
+  p.mean = r.array<float>();
+}
+
 
 // Everything the rest of the program indexes without checking: one side's groups, counts, guide
 // and prior against its entity count and the model rank.
@@ -376,21 +420,28 @@ void check_side(const std::string& side, size_t entities, int rank, const Groups
   if (prior.rank != rank)
     throw Corrupt(pname + " rank " + std::to_string(prior.rank) + " differs from the model rank " +
                   std::to_string(rank));
-  const uint64_t prior_cells = static_cast<uint64_t>(prior.n_groups) * static_cast<uint64_t>(rank);
-  check_size(pname + " mean", prior.mean.size(), prior_cells);
-  check_size(pname + " precision", prior.prec.size(), prior_cells);
-  check_size(pname + " bias mean", prior.bias_mean.size(), g.names.size());
-  check_size(pname + " bias precision", prior.bias_prec.size(), g.names.size());
-  check_size(pname + " population mean", prior.pop_mean.size(), static_cast<uint64_t>(rank));
+  const uint64_t dim = static_cast<uint64_t>(rank) + 1;
+  check_size(pname + " mean", prior.mean.size(), prior.n_groups * dim);
+  check_size(pname + " covariance", prior.cov.size(), prior.n_groups * dim * dim);
+  check_size(pname + " population mean", prior.pop_mean.size(), dim);
+  for (int gr = 0; gr < prior.n_groups; ++gr)
+    for (uint64_t a = 0; a < dim; ++a) {
+      const float* c = prior.cov_of(gr);
+      if (!(c[a * dim + a] > 0))
+        throw Corrupt(pname + " covariance of group " + std::to_string(gr) +
+                      " has a non-positive variance");
+      for (uint64_t b = 0; b < a; ++b)
+        if (c[a * dim + b] != c[b * dim + a])
+          throw Corrupt(pname + " covariance of group " + std::to_string(gr) + " is not symmetric");
+    }
 }
 
-Model decode(std::string_view payload) {
+Model decode(std::string_view payload, uint32_t version) {
   Reader r(payload);
   Model m;
   ModelConfig& c = m.config;
   c.rank = r.i32();
-  // The upper bound keeps padded_stride from overflowing; sizes are checked exactly below.
-  if (c.rank < 0 || c.rank > INT_MAX - 3)
+  if (c.rank < 0 || c.rank > kMaxRank)
     throw Corrupt("rank " + std::to_string(c.rank) + " is out of range");
   const uint8_t transform = r.u8();
   if (transform > static_cast<uint8_t>(Transform::kLog1p))
@@ -411,24 +462,42 @@ Model decode(std::string_view payload) {
   m.item_count = r.array<int32_t>();
   read_guide(r, m.U);
   read_guide(r, m.V);
-  read_prior(r, m.user_prior);
-  read_prior(r, m.item_prior);
+  if (version == 1) {
+    read_prior_v1(r, m.user_prior);
+    read_prior_v1(r, m.item_prior);
+  } else {
+    read_prior(r, m.user_prior);
+    read_prior(r, m.item_prior);
+    read_new_users(r, m.new_users);
+  }
   m.mu0 = r.f32();
   m.sigma2 = r.f32();
   m.n_train = r.u64();
   m.seen_offsets = r.array<uint64_t>();
   m.seen_items = r.array<int32_t>();
-  m.history.resize(r.count(kEpochBytes));
+  m.history.resize(r.count(version == 1 ? kEpochBytesV1 : kEpochBytes));
   for (EpochMetrics& e : m.history) {
     e.epoch = r.i32();
     e.elbo_per_entry = r.f64();
     e.train_rmse = r.f64();
+    if (version == 1) {  // its held-out figures came from --test
+      e.test_rmse = r.f64();
+      e.test_nll = r.f64();
+      e.sigma = r.f64();
+      e.entries_per_s = r.f64();
+      e.seconds = r.f64();
+      e.has_test = r.flag("has-test flag");
+      continue;
+    }
+    e.sigma = r.f64();
+    e.has_valid = r.flag("has-valid flag");
+    e.valid_rmse = r.f64();
+    e.valid_nll = r.f64();
+    e.has_test = r.flag("has-test flag");
     e.test_rmse = r.f64();
     e.test_nll = r.f64();
-    e.sigma = r.f64();
     e.entries_per_s = r.f64();
     e.seconds = r.f64();
-    e.has_test = r.flag("has-test flag");
   }
   m.best_epoch = r.i32();
   if (r.left() != 0)
@@ -443,6 +512,12 @@ Model decode(std::string_view payload) {
   for (int32_t j : m.seen_items)
     if (j < 0 || static_cast<size_t>(j) >= m.items.size())
       throw Corrupt("seen list names item " + std::to_string(j));
+  const NewUserPrior& nu = m.new_users;
+  if (nu.max_n < -1 || nu.max_n > 1000000 || nu.groups < 0 || nu.groups > m.user_prior.n_groups)
+    throw Corrupt("the new-user prior's shape is out of range");
+  check_size("new-user prior means", nu.mean.size(),
+             nu.max_n < 0 ? 0
+                          : static_cast<uint64_t>(nu.groups + 1) * (nu.max_n + 1) * (c.rank + 1));
   return m;
 }
 
@@ -470,11 +545,12 @@ Model load_model(const std::string& path) {
   if (bytes.substr(0, magic_len) != std::string_view(kMagic, magic_len))
     throw Error(path + ": not a ppmf model file (bad magic)");
   // The version comes before any other header check: another version may lay the header out anew.
+  uint32_t version = kModelFormatVersion;
   if (bytes.size() >= sizeof kMagic + 4) {
-    const uint32_t version = le_at<uint32_t>(bytes, sizeof kMagic);
-    if (version != kModelFormatVersion)
+    version = le_at<uint32_t>(bytes, sizeof kMagic);
+    if (version < 1 || version > kModelFormatVersion)
       throw Error(path + ": model format version " + std::to_string(version) +
-                  " is not supported (this build reads version " +
+                  " is not supported (this build reads versions 1 to " +
                   std::to_string(kModelFormatVersion) + ")");
   }
   if (bytes.size() < kHeaderSize)
@@ -491,7 +567,7 @@ Model load_model(const std::string& path) {
                 " bytes after the end of the payload)");
   if (crc32_of(payload) != crc) throw Error(path + ": corrupt model file (checksum mismatch)");
   try {
-    return decode(payload);
+    return decode(payload, version);
   } catch (const Corrupt& e) {
     throw Error(path + ": corrupt model file (" + e.what() + ")");
   }

@@ -24,8 +24,9 @@ void to_original_scale(Transform t, double mean, double var, double& mean_out, d
 }
 
 Predictions predict_table(Backend& backend, const Model& model, const Ratings& table,
-                          const GroupFile* user_groups, const GroupFile* item_groups) {
-  ResolvedPairs resolved = resolve_pairs(model, table, user_groups, item_groups);
+                          const GroupFile* user_groups, const GroupFile* item_groups,
+                          bool plain_user_prior) {
+  ResolvedPairs resolved = resolve_pairs(model, table, user_groups, item_groups, plain_user_prior);
   Predictions p;
   p.mean.resize(table.size());
   p.var.resize(table.size());

@@ -5,27 +5,21 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
+#include "ppmf/entry_math.hpp"
 #include "ppmf/groups.hpp"
 #include "ppmf/hyper.hpp"
 #include "ppmf/predict.hpp"
+#include "ppmf/split.hpp"
 #include "progress.hpp"
 
 namespace ppmf {
 
-std::vector<size_t> batch_boundaries(size_t n, size_t batch_size) {
-  const size_t batches = batch_size == 0 ? 1 : (n + batch_size - 1) / batch_size;
-  // Near-equal sizes: a small tail batch would carry a huge N/|B| scale and add noise.
-  std::vector<size_t> bounds(batches + 1, 0);
-  const size_t base = n / batches, extra = n % batches;
-  for (size_t b = 0; b < batches; ++b) bounds[b + 1] = bounds[b] + base + (b < extra ? 1 : 0);
-  return bounds;
-}
-
 Model init_model(const Ratings& train, const std::vector<float>& values, const ModelConfig& config,
                  const GroupFile* user_groups, const GroupFile* item_groups, uint64_t seed) {
-  if (config.rank < 0 || config.rank > 1024)
-    throw Error("--rank must be between 0 (biases only) and 1024");
+  if (config.rank < 0 || config.rank > kMaxRank)
+    throw Error("rank must be between 0 (biases only) and " + std::to_string(kMaxRank));
   if (train.size() == 0) throw Error("no training entries");
   Model m;
   m.config = config;
@@ -66,41 +60,37 @@ namespace {
 // Copies one side's priors by group name; groups new to `old` take its population prior.
 void carry_priors(const PriorBlock& old, const Groups& old_groups, float tau, PriorBlock& fresh,
                   const Groups& fresh_groups) {
-  std::vector<float> pop_mean, pop_var;
-  float pop_bias_mean, pop_bias_var;
-  old.population(tau, pop_mean, pop_var, pop_bias_mean, pop_bias_var);
-  const int d = fresh.rank;
+  std::vector<double> pop_mean, pop_cov;
+  old.population(tau, pop_mean, pop_cov);
+  const size_t m = static_cast<size_t>(fresh.dim());
   for (int g = 0; g < fresh.n_groups; ++g) {
     const int o = old_groups.find(fresh_groups.names[g]);
-    for (int k = 0; k < d; ++k) {
-      fresh.mean[static_cast<size_t>(g) * d + k] =
-          o >= 0 ? old.mean[static_cast<size_t>(o) * d + k] : pop_mean[k];
-      fresh.prec[static_cast<size_t>(g) * d + k] =
-          o >= 0 ? old.prec[static_cast<size_t>(o) * d + k] : 1.0f / pop_var[k];
-    }
-    fresh.bias_mean[g] = o >= 0 ? old.bias_mean[o] : pop_bias_mean;
-    fresh.bias_prec[g] = o >= 0 ? old.bias_prec[o] : 1.0f / pop_bias_var;
+    for (size_t k = 0; k < m; ++k)
+      fresh.mean[g * m + k] = o >= 0 ? old.mean_of(o)[k] : static_cast<float>(pop_mean[k]);
+    for (size_t k = 0; k < m * m; ++k)
+      fresh.cov[g * m * m + k] = o >= 0 ? old.cov_of(o)[k] : static_cast<float>(pop_cov[k]);
   }
   fresh.pop_mean = old.pop_mean;
-  fresh.pop_bias_mean = old.pop_bias_mean;
 }
 
-// Known ids take their old posterior; new ones their (already carried) group prior.
+// Known ids take their old posterior; new ones their (already carried) group prior's mean and
+// marginal variances.
 void carry_guide(const GuideBlock& old, const IdMap& old_ids, GuideBlock& fresh,
                  const IdMap& fresh_ids, const PriorBlock& prior, const Groups& groups) {
-  const int d = fresh.rank;
+  const int d = fresh.rank, m = prior.dim();
   for (int i = 0; i < fresh.n; ++i) {
     const int32_t o = old_ids.find(fresh_ids.name(i));
     const size_t at = static_cast<size_t>(i) * fresh.stride;
-    const size_t g = static_cast<size_t>(groups.of[i]);
+    const int g = groups.of[i];
+    const float* M = prior.mean_of(g);
+    const float* C = prior.cov_of(g);
     for (int k = 0; k < d; ++k) {
-      fresh.mean[at + k] =
-          o >= 0 ? old.mean[static_cast<size_t>(o) * old.stride + k] : prior.mean[g * d + k];
+      fresh.mean[at + k] = o >= 0 ? old.mean[static_cast<size_t>(o) * old.stride + k] : M[k];
       fresh.logsd[at + k] = o >= 0 ? old.logsd[static_cast<size_t>(o) * old.stride + k]
-                                   : -0.5f * std::log(prior.prec[g * d + k]);
+                                   : 0.5f * std::log(C[k * m + k]);
     }
-    fresh.bias_mean[i] = o >= 0 ? old.bias_mean[o] : prior.bias_mean[g];
-    fresh.bias_logsd[i] = o >= 0 ? old.bias_logsd[o] : -0.5f * std::log(prior.bias_prec[g]);
+    fresh.bias_mean[i] = o >= 0 ? old.bias_mean[o] : M[d];
+    fresh.bias_logsd[i] = o >= 0 ? old.bias_logsd[o] : 0.5f * std::log(C[d * m + d]);
   }
 }
 
@@ -115,29 +105,53 @@ std::vector<float> model_scale(const Ratings& r, Transform t) {
   return v;
 }
 
-void log_epoch(const EpochMetrics& e) {
-  if (e.has_test) {
-    std::fprintf(stderr,
-                 "epoch %3d  elbo/entry %9.4f  train_rmse %.4f  test_rmse %.4f  test_nll %.4f  "
-                 "sigma %.4f  %6.2fM entries/s  %.2fs\n",
-                 e.epoch, e.elbo_per_entry, e.train_rmse, e.test_rmse, e.test_nll, e.sigma,
-                 e.entries_per_s / 1e6, e.seconds);
-  } else {
-    std::fprintf(
-        stderr,
-        "epoch %3d  elbo/entry %9.4f  train_rmse %.4f  sigma %.4f  %6.2fM entries/s  %.2fs\n",
-        e.epoch, e.elbo_per_entry, e.train_rmse, e.sigma, e.entries_per_s / 1e6, e.seconds);
+// Held-out entries resolved once against the model (unknown ids point at prior rows).
+struct HeldOut {
+  ResolvedPairs pairs;
+  std::vector<float> values, mean, var;
+
+  HeldOut(const Model& model, const Ratings* table, const GroupFile* ug, const GroupFile* ig) {
+    if (table == nullptr || table->size() == 0) return;
+    pairs = resolve_pairs(model, *table, ug, ig);
+    values = model_scale(*table, model.config.transform);
+    mean.resize(values.size());
+    var.resize(values.size());
   }
+  bool empty() const { return values.empty(); }
+  // RMSE and mean NLL on the model scale.
+  std::pair<double, double> score(Backend& backend) {
+    backend.predict(pairs.index.data(), values.size(), mean.data(), var.data());
+    double sse = 0, nll = 0;
+    for (size_t k = 0; k < values.size(); ++k) {
+      const double err = values[k] - mean[k];
+      sse += err * err;
+      nll += math::gaussian_nll(values[k], mean[k], var[k]);
+    }
+    return {std::sqrt(sse / values.size()), nll / values.size()};
+  }
+};
+
+void log_epoch(const EpochMetrics& e) {
+  std::fprintf(stderr, "epoch %3d  elbo/entry %9.4f  train_rmse %.4f", e.epoch, e.elbo_per_entry,
+               e.train_rmse);
+  if (e.has_valid) std::fprintf(stderr, "  valid_rmse %.4f  valid_nll %.4f", e.valid_rmse, e.valid_nll);
+  if (e.has_test) std::fprintf(stderr, "  test_rmse %.4f  test_nll %.4f", e.test_rmse, e.test_nll);
+  std::fprintf(stderr, "  sigma %.4f  %6.2fM entries/s  %.2fs\n", e.sigma, e.entries_per_s / 1e6,
+               e.seconds);
 }
+
+// Rows per solve_rows call: small enough for a live progress bar on big sides, large enough that
+// the calls cost nothing.
+constexpr int kRowsPerCall = 1 << 16;
 
 }  // namespace
 
 void warm_start_from(const Model& old, Model& fresh) {
   if (old.rank() != fresh.rank())
-    throw Error("--warm-start: the old model has rank " + std::to_string(old.rank()) +
+    throw Error("warm start: the old model has rank " + std::to_string(old.rank()) +
                 ", this run asks for " + std::to_string(fresh.rank()));
   if (old.config.transform != fresh.config.transform)
-    throw Error(std::string("--warm-start: the old model used --transform ") +
+    throw Error(std::string("warm start: the old model used transform ") +
                 to_string(old.config.transform));
   fresh.mu0 = old.mu0;  // keeps the old biases meaningful
   fresh.sigma2 = old.sigma2;
@@ -149,111 +163,158 @@ void warm_start_from(const Model& old, Model& fresh) {
   carry_guide(old.V, old.items, fresh.V, fresh.items, fresh.item_prior, fresh.item_groups);
 }
 
+EpochMetrics run_epoch(Backend& backend, Model& model, const TrainConfig& tc,
+                       const SweepProgress& progress) {
+  const auto t0 = Clock::now();
+  const size_t total_rows = static_cast<size_t>(model.U.n) + model.V.n;
+  size_t done = 0;
+  for (const Side side : {Side::kUsers, Side::kItems}) {
+    const int n = side == Side::kUsers ? model.U.n : model.V.n;
+    for (int begin = 0; begin < n; begin += kRowsPerCall) {
+      backend.solve_rows(side, begin, std::min(n, begin + kRowsPerCall));
+      done += static_cast<size_t>(std::min(n, begin + kRowsPerCall) - begin);
+      if (progress) progress(done, total_rows);
+    }
+    // Pooling sees each side right after its sweep, so the item sweep uses the new user priors'
+    // consequences and the next user sweep the new item priors.
+    if (model.config.pool) {
+      PriorBlock& prior = side == Side::kUsers ? model.user_prior : model.item_prior;
+      update_prior(backend.group_moments(side), model.config, tc.pool_iters, prior);
+      backend.set_priors(model);
+    }
+  }
+  backend.synchronize();
+  const double solve_seconds = seconds_since(t0);
+
+  // Full pass: the ELBO at the new guide and priors, then the noise update.
+  const TrainPassStats st = backend.train_pass();
+  const double n = static_cast<double>(st.n);
+  EpochMetrics em;
+  em.elbo_per_entry = (-0.5 * n * (math::kLog2Pi + std::log(model.sigma2)) -
+                       0.5 * st.sse_expected / model.sigma2 - st.kl_users - st.kl_items) /
+                      n;
+  em.train_rmse = std::sqrt(st.sse_mean / n);
+  model.sigma2 = static_cast<float>(update_noise(st.sse_expected, st.n, model.config));
+  backend.set_priors(model);
+  em.sigma = std::sqrt(model.sigma2);
+  em.entries_per_s = n / std::max(solve_seconds, 1e-9);
+  em.seconds = seconds_since(t0);
+  if (!std::isfinite(em.elbo_per_entry))
+    throw Error("training diverged (non-finite ELBO)");
+  return em;
+}
+
+namespace {
+
+// Epochs on a loaded backend, with held-out scoring, logging and (when `valid` is not empty)
+// early stopping with restore of the best epoch. Appends to model.history; returns the model to
+// keep (its guide copied out of the backend).
+Model run_epochs(Backend& backend, Model model, const TrainConfig& tc, int epochs, HeldOut& valid,
+                 HeldOut& test) {
+  Model best;
+  double best_nll = INFINITY;
+  int best_epoch = 0;
+  std::vector<double> nll;  // validation NLL per epoch of this run
+  const int first = static_cast<int>(model.history.size());
+  for (int e = 1; e <= epochs; ++e) {
+    const int epoch = first + e;
+    ProgressBar bar(static_cast<size_t>(model.U.n) + model.V.n, tc.progress && !tc.quiet,
+                    "epoch " + std::to_string(epoch));
+    EpochMetrics em = run_epoch(backend, model, tc, [&](size_t done, size_t) { bar.update(done); });
+    bar.finish();
+    em.epoch = epoch;
+    if (!valid.empty()) {
+      em.has_valid = true;
+      std::tie(em.valid_rmse, em.valid_nll) = valid.score(backend);
+    }
+    if (!test.empty()) {
+      em.has_test = true;
+      std::tie(em.test_rmse, em.test_nll) = test.score(backend);
+    }
+    model.history.push_back(em);
+    if (!tc.quiet) log_epoch(em);
+    if (!em.has_valid) continue;
+    nll.push_back(em.valid_nll);
+    if (em.valid_nll < best_nll) {
+      best_nll = em.valid_nll;
+      best_epoch = epoch;
+      backend.store_guide(model);
+      best = model;
+    }
+    // Stop once the last `patience` epochs have improved on the best before them by less than
+    // min_improvement.
+    const size_t p = static_cast<size_t>(tc.patience);
+    if (p > 0 && nll.size() > p) {
+      const double before = *std::min_element(nll.begin(), nll.end() - static_cast<long>(p));
+      const double recent = *std::min_element(nll.end() - static_cast<long>(p), nll.end());
+      if (recent > before - tc.min_improvement) {
+        if (!tc.quiet)
+          std::fprintf(stderr,
+                       "early stop: validation NLL improved by less than %g over %d epochs; "
+                       "keeping epoch %d\n",
+                       tc.min_improvement, tc.patience, best_epoch);
+        break;
+      }
+    }
+  }
+  model.best_epoch = static_cast<int>(model.history.size());
+  if (best_epoch == 0) {
+    backend.store_guide(model);
+    return model;
+  }
+  best.history = std::move(model.history);
+  best.best_epoch = best_epoch;
+  return best;
+}
+
+// A model of `table` ready to train: compacted ids, groups, the initial guide (or the warm start).
+Model fresh_model(const Ratings& table, const ModelConfig& config, const TrainInputs& in,
+                  const TrainConfig& tc, const Model* warm, Ratings& compacted,
+                  std::vector<float>& values) {
+  compacted = compact(table);
+  values = model_scale(compacted, config.transform);
+  Model model = init_model(compacted, values, config, in.user_groups, in.item_groups, tc.seed);
+  if (warm) warm_start_from(*warm, model);
+  return model;
+}
+
+}  // namespace
+
 Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig& tc,
             Backend& backend) {
   if (in.train == nullptr) throw Error("no training data");
-  if (tc.epochs < 1) throw Error("--epochs must be at least 1");
-  if (!(tc.lr > 0)) throw Error("--lr must be positive");
-  const Ratings train = compact(*in.train);
-  const std::vector<float> values = model_scale(train, config.transform);
-  Model model = init_model(train, values, config, in.user_groups, in.item_groups, tc.seed);
-  if (in.warm_start) warm_start_from(*in.warm_start, model);
-  const int pool_warmup = in.warm_start ? 1 : tc.pool_warmup;  // warm priors need no warm-up
-
+  if (tc.epochs < 1) throw Error("epochs must be at least 1");
+  if (tc.patience < 0) throw Error("patience must be >= 0");
+  if (tc.pool_iters < 1) throw Error("pool_iters must be at least 1");
+  // The validation entries are carved before the ids are compacted, so an id seen only there is
+  // new to the model, as it would be in service.
+  const bool validate = tc.valid_frac > 0;
+  const Split parts = validate ? split_by_hash(*in.train, tc.valid_frac, tc.seed) : Split{};
+  Ratings train;
+  std::vector<float> values;
+  Model model = fresh_model(validate ? parts.train : *in.train, config, in, tc, in.warm_start,
+                            train, values);
   backend.load_model(model);
   backend.load_training(train.user, train.item, values);
+  HeldOut valid(model, validate ? &parts.test : nullptr, in.user_groups, in.item_groups);
+  HeldOut test(model, in.test, in.user_groups, in.item_groups);
+  model = run_epochs(backend, std::move(model), tc, tc.epochs, valid, test);
 
-  // Held-out entries are resolved once; unknown ids point at prior rows of the backend.
-  ResolvedPairs test;
-  std::vector<float> test_values;
-  if (in.test != nullptr && in.test->size() > 0) {
-    test = resolve_pairs(model, *in.test, in.user_groups, in.item_groups);
-    test_values = model_scale(*in.test, config.transform);
+  if (!valid.empty() && tc.refit) {
+    // The chosen number of epochs, again from the start, on every entry.
+    const int epochs = model.best_epoch;
+    if (!tc.quiet)
+      std::fprintf(stderr, "refit: %d epochs on all %zu entries (validation included)\n", epochs,
+                   in.train->size());
+    Model all = fresh_model(*in.train, config, in, tc, in.warm_start, train, values);
+    all.history = std::move(model.history);
+    backend.load_model(all);
+    backend.load_training(train.user, train.item, values);
+    HeldOut none(all, nullptr, nullptr, nullptr);
+    HeldOut test_all(all, in.test, in.user_groups, in.item_groups);
+    model = run_epochs(backend, std::move(all), tc, epochs, none, test_all);
   }
-  std::vector<float> test_mean(test_values.size()), test_var(test_values.size());
-
-  const size_t n = train.size();
-  const std::vector<size_t> bounds = batch_boundaries(n, tc.batch_size);
-  const size_t batches = bounds.size() - 1;
-  Model best;
-  double best_nll = INFINITY;
-  int since_best = 0;
-  float lr = tc.lr;
-
-  for (int epoch = 1; epoch <= tc.epochs; ++epoch) {
-    const auto t0 = Clock::now();
-    backend.shuffle(tc.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch));
-    StepParams params;
-    params.adam = {lr, tc.adam_beta1, tc.adam_beta2, tc.adam_eps, 1.f, 1.f};
-    ProgressBar bar(batches, tc.progress && !tc.quiet, "epoch " + std::to_string(epoch));
-    for (size_t b = 0; b < batches; ++b) {
-      params.scale = static_cast<float>(static_cast<double>(n) / (bounds[b + 1] - bounds[b]));
-      backend.step(bounds[b], bounds[b + 1], params);
-      bar.update(b + 1);
-    }
-    bar.finish();
-    const double step_seconds = seconds_since(t0);
-
-    // Full pass: ELBO at the current parameters, then the pooling and noise updates.
-    const TrainPassStats st = backend.train_pass();
-    EpochMetrics em;
-    em.epoch = epoch;
-    em.elbo_per_entry = (-0.5 * n * (math::kLog2Pi + std::log(model.sigma2)) -
-                         0.5 * st.sse_expected / model.sigma2 - st.kl_users - st.kl_items) /
-                        static_cast<double>(n);
-    em.train_rmse = std::sqrt(st.sse_mean / n);
-    if (config.pool && epoch >= pool_warmup) {
-      update_prior(backend.group_moments(Side::kUsers), config, tc.pool_iters, model.user_prior);
-      update_prior(backend.group_moments(Side::kItems), config, tc.pool_iters, model.item_prior);
-    }
-    model.sigma2 = static_cast<float>(update_noise(st.sse_expected, n, config));
-    backend.set_priors(model);
-    em.sigma = std::sqrt(model.sigma2);
-
-    if (!test_values.empty()) {
-      backend.predict(test.index.data(), test_values.size(), test_mean.data(), test_var.data());
-      double sse = 0, nll = 0;
-      for (size_t k = 0; k < test_values.size(); ++k) {
-        const double err = test_values[k] - test_mean[k];
-        sse += err * err;
-        nll += math::gaussian_nll(test_values[k], test_mean[k], test_var[k]);
-      }
-      em.has_test = true;
-      em.test_rmse = std::sqrt(sse / test_values.size());
-      em.test_nll = nll / test_values.size();
-    }
-    em.entries_per_s = n / std::max(step_seconds, 1e-9);
-    em.seconds = seconds_since(t0);
-    model.history.push_back(em);
-    if (!tc.quiet) log_epoch(em);
-    if (!std::isfinite(em.elbo_per_entry))
-      throw Error("training diverged at epoch " + std::to_string(epoch) +
-                  " (non-finite ELBO); try a smaller --lr");
-
-    lr *= tc.lr_decay;
-    if (!em.has_test) continue;
-    if (em.test_nll < best_nll) {
-      best_nll = em.test_nll;
-      since_best = 0;
-      model.best_epoch = epoch;
-      backend.store_guide(model);
-      best = model;
-    } else if (tc.patience > 0 && (!config.pool || epoch > pool_warmup) &&
-               ++since_best >= tc.patience) {
-      // Patience starts with pooling: held-out NLL may rise under the warm-up's fixed prior.
-      if (!tc.quiet)
-        std::fprintf(stderr,
-                     "early stop: held-out NLL has not improved for %d epochs; keeping epoch %d\n",
-                     tc.patience, model.best_epoch);
-      break;
-    }
-  }
-  if (model.best_epoch > 0) {
-    best.history = model.history;
-    return best;
-  }
-  model.best_epoch = static_cast<int>(model.history.size());
-  backend.store_guide(model);
+  compute_new_user_prior(model);
   return model;
 }
 

@@ -26,6 +26,22 @@ Split split_random(const Ratings& all, double test_frac, uint64_t seed) {
   return {subset(all, train), subset(all, test)};
 }
 
+Split split_by_hash(const Ratings& all, double frac, uint64_t seed) {
+  if (!(frac >= 0.0 && frac < 1.0)) throw Error("the held-out fraction must be in [0, 1)");
+  const uint64_t salt = splitmix64(seed ^ 0x7661'6c69'6461'7465ULL);
+  std::vector<uint64_t> user_hash(all.users.size()), item_hash(all.items.size());
+  for (size_t u = 0; u < user_hash.size(); ++u)
+    user_hash[u] = hash_id(all.users.name(static_cast<int32_t>(u)));
+  for (size_t j = 0; j < item_hash.size(); ++j)
+    item_hash[j] = hash_id(all.items.name(static_cast<int32_t>(j)));
+  std::vector<size_t> train, held;
+  for (size_t k = 0; k < all.size(); ++k) {
+    const uint64_t h = splitmix64(user_hash[all.user[k]] + splitmix64(item_hash[all.item[k]] ^ salt));
+    (hash_fraction(h) < frac ? held : train).push_back(k);
+  }
+  return {subset(all, train), subset(all, held)};
+}
+
 void write_ratings_csv(const Ratings& r, const std::string& path, const std::string& header,
                        const std::vector<float>* values) {
   if (values && values->size() != r.size()) throw Error(path + ": one value per entry is needed");

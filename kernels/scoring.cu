@@ -1,101 +1,78 @@
-// Pair predictions (lane-group kernel) and dense scoring of all items (cuBLAS SGEMM). See
-// scoring.cuh; CPU twins: CpuBackend::predict, predict_one and score_all_items in
-// host/cpu_backend.cpp.
+// Pair predictions and dense scoring of all items (see scoring.cuh).
 #include <algorithm>
+#include <vector>
 
 #include "cuda_check.cuh"
-#include "lanes.cuh"
 #include "scoring.cuh"
 
 namespace ppmf::cuda {
 namespace {
 
-template <int L>
-__global__ void __launch_bounds__(kBlockThreads)
-    predict_kernel(SideView U, SideView V, const PairIndex* pairs, long long n, float mu0,
-                   float sigma2, float* mean, float* var) {
-  const long long t = (static_cast<long long>(blockIdx.x) * kBlockThreads + threadIdx.x) / L;
-  const int lane = static_cast<int>(threadIdx.x) & (L - 1);
-  const bool valid = t < n;
-  const int32_t u = valid ? pairs[t].user : 0, i = valid ? pairs[t].item : 0;
-  float dot = 0.f, fv = 0.f;
-  if (valid) {
-    const float* m = U.mean_row(u);
-    const float* s2 = U.var_row(u);
-    const float* nn = V.mean_row(i);
-    const float* t2 = V.var_row(i);
-    const int chunks = U.stride >> 2;
-    for (int k4 = lane; k4 < chunks; k4 += L) {
-      const int k0 = 4 * k4;
-      const float4 a = mask4(load4(m + k0), k0, U.rank), b = mask4(load4(nn + k0), k0, U.rank);
-      const float4 sa = mask4(load4(s2 + k0), k0, U.rank), tb = mask4(load4(t2 + k0), k0, U.rank);
-      dot += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
-      fv += math::factor_variance_term(a.x, sa.x, b.x, tb.x) +
-            math::factor_variance_term(a.y, sa.y, b.y, tb.y) +
-            math::factor_variance_term(a.z, sa.z, b.z, tb.z) +
-            math::factor_variance_term(a.w, sa.w, b.w, tb.w);
-    }
-  }
-  dot = group_sum<L>(dot);
-  fv = group_sum<L>(fv);
-  if (valid && lane == 0) {
-    mean[t] = mu0 + U.bias_mean_of(u) + V.bias_mean_of(i) + dot;
-    var[t] = fv + U.bias_var_of(u) + V.bias_var_of(i) + sigma2;
-  }
+unsigned grid_for(long long work) {
+  const long long b = (work + 255) / 256;
+  return static_cast<unsigned>(std::max<long long>(1, std::min<long long>(b, 65535)));
 }
 
 #define PPMF_GRID_STRIDE(k, n)                                                               \
   for (long long k = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; k < (n); \
        k += static_cast<long long>(gridDim.x) * blockDim.x)
 
-unsigned grid_for(long long work) {
-  const long long b = (work + 255) / 256;
-  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 ? 65535 : b));
+__global__ void predict_kernel(SideView U, SideView V, const PairIndex* pairs, long long n,
+                               float mu0, float sigma2, float* mean, float* var) {
+  PPMF_GRID_STRIDE(k, n) {
+    const int32_t u = pairs[k].user, i = pairs[k].item;
+    float m, v;
+    if (u < U.n && i < V.n)
+      math::entry_moments(U.mean_of(u), U.var_of(u), V.mean_of(i), V.var_of(i), U.rank, m, v);
+    else
+      math::entry_moments_general(U.dist(u), V.dist(i), U.rank, m, v);
+    mean[k] = mu0 + m;
+    var[k] = v + sigma2;
+  }
 }
 
-// Item rows: y1 = [n_j, 1, c_j, 0, 0], y2 = [t_j^2, n_j^2 + t_j^2, 1, q_j^2, 0, 0].
-__global__ void item_operands(SideView V, float* y1, float* y2) {
-  const int s = V.stride, w1 = s + 4, w2 = 2 * s + 4;
-  PPMF_GRID_STRIDE(idx, static_cast<long long>(V.n) * (s + 4)) {
-    const long long j = idx / (s + 4);
-    const int k = static_cast<int>(idx - j * (s + 4));
-    float* r1 = y1 + j * w1;
-    float* r2 = y2 + j * w2;
-    if (k < s) {
-      const bool in = k < V.rank;
-      const float n = in ? V.mean[j * s + k] : 0.f, t2 = in ? V.var[j * s + k] : 0.f;
-      r1[k] = n;
-      r2[k] = t2;
-      r2[s + k] = n * n + t2;
-    } else {
-      const int e = k - s;  // 0..3
-      r1[k] = e == 0 ? 1.f : (e == 1 ? V.bias_mean[j] : 0.f);
-      r2[2 * s + e] = e == 0 ? 1.f : (e == 1 ? V.bias_var[j] : 0.f);
+// Item j's operand rows: y1 = [n_j, 1, c_j, 0..], y2 = [t_j^2, n_j^2 + t_j^2, 1, q_j^2, 0..].
+__global__ void item_operands(SideView V, int k1, int k2, float* y1, float* y2) {
+  const int d = V.rank;
+  PPMF_GRID_STRIDE(j, V.n) {
+    const float* m = V.mean_of(static_cast<int32_t>(j));
+    const float* t = V.var_of(static_cast<int32_t>(j));
+    float* r1 = y1 + j * k1;
+    float* r2 = y2 + j * k2;
+    for (int k = 0; k < k1; ++k) r1[k] = k < d ? m[k] : (k == d ? 1.f : (k == d + 1 ? m[d] : 0.f));
+    for (int k = 0; k < k2; ++k) {
+      float x = 0.f;
+      if (k < d) x = t[k];
+      else if (k < 2 * d) x = m[k - d] * m[k - d] + t[k - d];
+      else if (k == 2 * d) x = 1.f;
+      else if (k == 2 * d + 1) x = t[d];
+      r2[k] = x;
     }
   }
 }
 
-// User rows of a block (extended indices): x1 = [m_u, mu0 + a_u, 1, 0, 0],
-// x2 = [m_u^2, s_u^2, sigma^2 + p_u^2, 1, 0, 0].
-__global__ void user_operands(SideView U, const int32_t* users, long long nb, float mu0,
-                              float sigma2, float* x1, float* x2) {
-  const int s = U.stride, w1 = s + 4, w2 = 2 * s + 4;
-  PPMF_GRID_STRIDE(idx, nb * (s + 4)) {
-    const long long b = idx / (s + 4);
-    const int k = static_cast<int>(idx - b * (s + 4));
+// User rows of a block (trained rows; prior rows get zeros and are overwritten later):
+// x1 = [m_u, mu0 + a_u, 1, 0..], x2 = [m_u^2, s_u^2, sigma^2 + p_u^2, 1, 0..].
+__global__ void user_operands(SideView U, const int32_t* users, long long nb, int k1, int k2,
+                              float mu0, float sigma2, float* x1, float* x2) {
+  const int d = U.rank;
+  PPMF_GRID_STRIDE(b, nb) {
     const int32_t u = users[b];
-    float* r1 = x1 + b * w1;
-    float* r2 = x2 + b * w2;
-    if (k < s) {
-      const bool in = k < U.rank;
-      const float m = in ? U.mean_row(u)[k] : 0.f, s2 = in ? U.var_row(u)[k] : 0.f;
-      r1[k] = m;
-      r2[k] = m * m;
-      r2[s + k] = s2;
-    } else {
-      const int e = k - s;
-      r1[k] = e == 0 ? mu0 + U.bias_mean_of(u) : (e == 1 ? 1.f : 0.f);
-      r2[2 * s + e] = e == 0 ? sigma2 + U.bias_var_of(u) : (e == 1 ? 1.f : 0.f);
+    const bool trained = u < U.n;
+    const float* m = trained ? U.mean_of(u) : nullptr;
+    const float* s = trained ? U.var_of(u) : nullptr;
+    float* r1 = x1 + b * k1;
+    float* r2 = x2 + b * k2;
+    for (int k = 0; k < k1; ++k)
+      r1[k] = !trained ? 0.f : (k < d ? m[k] : (k == d ? mu0 + m[d] : (k == d + 1 ? 1.f : 0.f)));
+    for (int k = 0; k < k2; ++k) {
+      float x = 0.f;
+      if (!trained) x = 0.f;
+      else if (k < d) x = m[k] * m[k];
+      else if (k < 2 * d) x = s[k - d];
+      else if (k == 2 * d) x = sigma2 + s[d];
+      else if (k == 2 * d + 1) x = 1.f;
+      r2[k] = x;
     }
   }
 }
@@ -109,19 +86,18 @@ void gemm_xyT(cublasHandle_t handle, const float* X, const float* Y, int nb, int
       cublasSgemm(handle, CUBLAS_OP_T, CUBLAS_OP_N, ni, nb, k, &one, Y, k, X, k, &zero, C, ni));
 }
 
+int pad4(int k) {
+  return (k + 3) & ~3;
+}
+
 }  // namespace
 
 void predict_pairs(const SideView& users, const SideView& items, const PairIndex* pairs,
                    long long n, float mu0, float sigma2, float* mean, float* var,
                    cudaStream_t stream) {
   if (n <= 0) return;
-  const LaneShape shape = lane_shape(users.stride);
-  dispatch_lanes(LaneShape{shape.lanes, 1}, [&](auto lanes, auto) {
-    constexpr int L = decltype(lanes)::value;
-    predict_kernel<L><<<blocks_for(n, L, 1LL << 31), kBlockThreads, 0, stream>>>(
-        users, items, pairs, n, mu0, sigma2, mean, var);
-    PPMF_CUDA_CHECK_LAUNCH();
-  });
+  predict_kernel<<<grid_for(n), 256, 0, stream>>>(users, items, pairs, n, mu0, sigma2, mean, var);
+  PPMF_CUDA_CHECK_LAUNCH("predict_kernel");
 }
 
 void score_all_items(cublasHandle_t handle, const SideView& users, const SideView& items, float mu0,
@@ -130,12 +106,32 @@ void score_all_items(cublasHandle_t handle, const SideView& users, const SideVie
                      cudaStream_t stream) {
   const size_t ni = static_cast<size_t>(items.n);
   if (n == 0 || ni == 0) return;
-  const int s = users.stride, k1 = s + 4, k2 = 2 * s + 4;
+  const int d = users.rank, k1 = pad4(d + 2), k2 = pad4(2 * d + 2);
   scratch.item_mean_ops.ensure(ni * k1);
   scratch.item_var_ops.ensure(ni * k2);
-  item_operands<<<grid_for(static_cast<long long>(ni) * k1), 256, 0, stream>>>(
-      items, scratch.item_mean_ops.data(), scratch.item_var_ops.data());
-  PPMF_CUDA_CHECK_LAUNCH();
+  item_operands<<<grid_for(static_cast<long long>(ni)), 256, 0, stream>>>(
+      items, k1, k2, scratch.item_mean_ops.data(), scratch.item_var_ops.data());
+  PPMF_CUDA_CHECK_LAUNCH("item_operands");
+
+  // Each distinct prior row among the users is scored once against every item.
+  std::vector<int32_t> prior_rows;
+  for (size_t u = 0; u < n; ++u)
+    if (host_users[u] >= users.n &&
+        std::find(prior_rows.begin(), prior_rows.end(), host_users[u]) == prior_rows.end())
+      prior_rows.push_back(host_users[u]);
+  if (!prior_rows.empty()) {
+    std::vector<PairIndex> pairs;
+    pairs.reserve(prior_rows.size() * ni);
+    for (const int32_t r : prior_rows)
+      for (size_t j = 0; j < ni; ++j) pairs.push_back({r, static_cast<int32_t>(j)});
+    scratch.pairs.assign(pairs.data(), pairs.size(), stream);
+    scratch.prior_mean.ensure(pairs.size());
+    scratch.prior_var.ensure(pairs.size());
+    predict_pairs(users, items, scratch.pairs.data(), static_cast<long long>(pairs.size()), mu0,
+                  sigma2, scratch.prior_mean.data(), scratch.prior_var.data(), stream);
+    PPMF_CUDA_CHECK(cudaStreamSynchronize(stream));  // `pairs` leaves scope
+  }
+
   const size_t per_user = 2 * ni * sizeof(float);
   const size_t block = std::max<size_t>(1, std::min(n, block_bytes / per_user));
   scratch.users.ensure(block);
@@ -147,14 +143,25 @@ void score_all_items(cublasHandle_t handle, const SideView& users, const SideVie
     const size_t nb = std::min(block, n - u0);
     PPMF_CUDA_CHECK(cudaMemcpyAsync(scratch.users.data(), host_users + u0, nb * sizeof(int32_t),
                                     cudaMemcpyHostToDevice, stream));
-    user_operands<<<grid_for(static_cast<long long>(nb) * k1), 256, 0, stream>>>(
-        users, scratch.users.data(), static_cast<long long>(nb), mu0, sigma2,
+    user_operands<<<grid_for(static_cast<long long>(nb)), 256, 0, stream>>>(
+        users, scratch.users.data(), static_cast<long long>(nb), k1, k2, mu0, sigma2,
         scratch.user_mean_ops.data(), scratch.user_var_ops.data());
-    PPMF_CUDA_CHECK_LAUNCH();
+    PPMF_CUDA_CHECK_LAUNCH("user_operands");
     gemm_xyT(handle, scratch.user_mean_ops.data(), scratch.item_mean_ops.data(),
              static_cast<int>(nb), static_cast<int>(ni), k1, scratch.mean.data());
     gemm_xyT(handle, scratch.user_var_ops.data(), scratch.item_var_ops.data(), static_cast<int>(nb),
              static_cast<int>(ni), k2, scratch.var.data());
+    for (size_t b = 0; b < nb; ++b) {
+      const int32_t x = host_users[u0 + b];
+      if (x < users.n) continue;
+      const size_t r = static_cast<size_t>(
+          std::find(prior_rows.begin(), prior_rows.end(), x) - prior_rows.begin());
+      PPMF_CUDA_CHECK(cudaMemcpyAsync(scratch.mean.data() + b * ni,
+                                      scratch.prior_mean.data() + r * ni, ni * sizeof(float),
+                                      cudaMemcpyDeviceToDevice, stream));
+      PPMF_CUDA_CHECK(cudaMemcpyAsync(scratch.var.data() + b * ni, scratch.prior_var.data() + r * ni,
+                                      ni * sizeof(float), cudaMemcpyDeviceToDevice, stream));
+    }
     PPMF_CUDA_CHECK(cudaMemcpyAsync(host_mean + u0 * ni, scratch.mean.data(),
                                     nb * ni * sizeof(float), cudaMemcpyDeviceToHost, stream));
     PPMF_CUDA_CHECK(cudaMemcpyAsync(host_var + u0 * ni, scratch.var.data(), nb * ni * sizeof(float),

@@ -1,12 +1,14 @@
 // Predictions with uncertainty: for given (user, item) pairs, and dense for every item (CPU twins:
 // CpuBackend::predict / predict_one and CpuBackend::score_all_items in host/cpu_backend.cpp).
 //
-// Pairs: a group of lanes per pair, float4 loads, shuffle reductions of m.n and the factor
-// variance. Dense scores: two cuBLAS SGEMMs per block of users, each with the biases folded into a
-// concatenated inner dimension so the output is written once:
-//   mean = [M_u, mu0 + a_u, 1] . [N, 1, c]^T
-//   var  = [M_u o M_u, S_u^2, sigma^2 + p_u^2, 1] . [T^2, N o N + T^2, 1, q^2]^T
-// (inner dimensions stride + 4 and 2 stride + 4, padded with zero columns).
+// Pairs: a thread per pair, math::entry_moments for two trained rows and
+// math::entry_moments_general when a prior row (full covariance) is involved. Dense scores of
+// trained users: two cuBLAS SGEMMs per block of users, the biases folded into concatenated inner
+// dimensions so the output is written once:
+//   mean = [m_u, mu0 + a_u, 1] . [n_j, 1, c_j]
+//   var  = [m_u o m_u, s_u^2, sigma^2 + p_u^2, 1] . [t_j^2, n_j o n_j + t_j^2, 1, q_j^2]
+// (inner dimensions padded with zero columns to multiples of 4). Prior rows among the users are
+// scored once each by the pair kernel's general path and copied to their output rows.
 #pragma once
 
 #include <cublas_v2.h>
@@ -28,7 +30,9 @@ void predict_pairs(const SideView& users, const SideView& items, const PairIndex
 
 struct ScoreScratch {
   DeviceBuffer<float> item_mean_ops, item_var_ops, user_mean_ops, user_var_ops, mean, var;
+  DeviceBuffer<float> prior_mean, prior_var;
   DeviceBuffer<int32_t> users;
+  DeviceBuffer<PairIndex> pairs;
 };
 
 // Row-major n x items.n host outputs for `users` (host array of extended indices, validated), in

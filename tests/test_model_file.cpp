@@ -13,12 +13,14 @@
 
 #include "ppmf/common.hpp"
 #include "ppmf/model_file.hpp"
+#include "ppmf/predict.hpp"
+#include "test_util.hpp"
 
 namespace ppmf {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::HasSubstr;
+using ::testing::HasSubstr;
 
 constexpr size_t kHeaderSize = 24;  // magic 8, version 4, payload length 8, CRC 4
 
@@ -36,11 +38,8 @@ void fill_guide(GuideBlock& g, int n, int rank, Rng& rng) {
 
 void fill_prior(PriorBlock& p, int groups, int rank, Rng& rng) {
   p.reset(groups, rank);
-  for (auto* v : {&p.mean, &p.bias_mean, &p.pop_mean})
-    for (float& x : *v) x = static_cast<float>(rng.normal());
-  for (auto* v : {&p.prec, &p.bias_prec})
-    for (float& x : *v) x = static_cast<float>(rng.gamma(2.0));
-  p.pop_bias_mean = static_cast<float>(rng.normal());
+  for (int g = 0; g < groups; ++g) testing::random_prior(p, g, rng);
+  for (float& x : p.pop_mean) x = static_cast<float>(rng.normal());
 }
 
 // 7 users in 2 groups from a file, 5 items in the implicit group, rank 3 (stride 4), 3 epochs.
@@ -72,11 +71,17 @@ Model random_model(uint64_t seed) {
   m.mu0 = static_cast<float>(rng.normal());
   m.sigma2 = static_cast<float>(rng.gamma(2.0));
   m.n_train = (size_t{1} << 40) + rng.below(1000);  // needs all 64 bits
+  m.new_users.groups = 2;
+  m.new_users.max_n = 4;
+  for (int k = 0; k < 3 * 5 * 4; ++k) m.new_users.mean.push_back(static_cast<float>(rng.normal()));
   for (int e = 1; e <= 3; ++e) {
     EpochMetrics x;
     x.epoch = e;
     x.elbo_per_entry = -rng.uniform();
     x.train_rmse = rng.uniform();
+    x.has_valid = e != 3;
+    x.valid_rmse = rng.uniform();
+    x.valid_nll = rng.uniform();
     x.has_test = e != 2;
     x.test_rmse = x.has_test ? rng.uniform() : std::nan("");
     x.test_nll = x.has_test ? rng.uniform() : std::nan("");
@@ -125,11 +130,8 @@ void expect_same(const PriorBlock& a, const PriorBlock& b) {
   EXPECT_EQ(a.n_groups, b.n_groups);
   EXPECT_EQ(a.rank, b.rank);
   EXPECT_EQ(bits(a.mean), bits(b.mean));
-  EXPECT_EQ(bits(a.prec), bits(b.prec));
-  EXPECT_EQ(bits(a.bias_mean), bits(b.bias_mean));
-  EXPECT_EQ(bits(a.bias_prec), bits(b.bias_prec));
+  EXPECT_EQ(bits(a.cov), bits(b.cov));
   EXPECT_EQ(bits(a.pop_mean), bits(b.pop_mean));
-  EXPECT_EQ(bits(a.pop_bias_mean), bits(b.pop_bias_mean));
 }
 
 void expect_same(const Groups& a, const Groups& b) {
@@ -159,6 +161,9 @@ void expect_same(const Model& a, const Model& b) {
   expect_same(a.V, b.V);
   expect_same(a.user_prior, b.user_prior);
   expect_same(a.item_prior, b.item_prior);
+  EXPECT_EQ(a.new_users.groups, b.new_users.groups);
+  EXPECT_EQ(a.new_users.max_n, b.new_users.max_n);
+  EXPECT_EQ(bits(a.new_users.mean), bits(b.new_users.mean));
   EXPECT_EQ(bits(a.mu0), bits(b.mu0));
   EXPECT_EQ(bits(a.sigma2), bits(b.sigma2));
   EXPECT_EQ(a.n_train, b.n_train);
@@ -170,6 +175,9 @@ void expect_same(const Model& a, const Model& b) {
     EXPECT_EQ(x.epoch, y.epoch);
     EXPECT_EQ(bits(x.elbo_per_entry), bits(y.elbo_per_entry));
     EXPECT_EQ(bits(x.train_rmse), bits(y.train_rmse));
+    EXPECT_EQ(x.has_valid, y.has_valid);
+    EXPECT_EQ(bits(x.valid_rmse), bits(y.valid_rmse));
+    EXPECT_EQ(bits(x.valid_nll), bits(y.valid_nll));
     EXPECT_EQ(bits(x.test_rmse), bits(y.test_rmse));
     EXPECT_EQ(bits(x.test_nll), bits(y.test_nll));
     EXPECT_EQ(bits(x.sigma), bits(y.sigma));
@@ -182,9 +190,9 @@ void expect_same(const Model& a, const Model& b) {
 
 // A fresh, empty directory per test.
 std::string test_dir() {
-  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   const fs::path dir =
-      fs::path(testing::TempDir()) / (std::string("ppmf_model_file_") + info->name());
+      fs::path(::testing::TempDir()) / (std::string("ppmf_model_file_") + info->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
@@ -324,11 +332,48 @@ TEST(ModelFile, FutureVersionIsRefused) {
   put_at(bytes, 8, kModelFormatVersion + 1);
   write_bytes(path, bytes);
   EXPECT_THAT(load_error(path),
-              HasSubstr(path + ": model format version 2 is not supported (this build reads "
-                               "version 1)"));
+              HasSubstr(path + ": model format version 3 is not supported (this build reads "
+                               "versions 1 to 2)"));
   // A later version may change the header, so the version is judged even on a short file.
   write_bytes(path, bytes.substr(0, 12));
-  EXPECT_THAT(load_error(path), HasSubstr("model format version 2 is not supported"));
+  EXPECT_THAT(load_error(path), HasSubstr("model format version 3 is not supported"));
+  put_at(bytes, 8, uint32_t{0});
+  write_bytes(path, bytes);
+  EXPECT_THAT(load_error(path), HasSubstr("model format version 0 is not supported"));
+}
+
+// A model written by version 1 of the format (the build before full-covariance priors; the file in
+// tests/data was written by that build): it loads, its diagonal priors become diagonal covariances,
+// it has no size-biased prior, and it predicts what that build predicted.
+TEST(ModelFile, VersionOneFilesStillLoadAndPredict) {
+  const Model m = load_model(std::string(PPMF_TEST_DATA) + "/model_v1.ppmf");
+  EXPECT_EQ(m.rank(), 3);
+  EXPECT_EQ(m.config.transform, Transform::kLog1p);
+  EXPECT_EQ(m.user_groups.names.size(), 6u);
+  EXPECT_EQ(m.new_users.max_n, -1);
+  for (int g = 0; g < m.user_prior.n_groups; ++g)
+    for (int a = 0; a < 4; ++a)
+      for (int b = 0; b < 4; ++b)
+        if (a == b)
+          EXPECT_GT(m.user_prior.cov_of(g)[a * 4 + b], 0.f);
+        else
+          EXPECT_EQ(m.user_prior.cov_of(g)[a * 4 + b], 0.f);
+  EXPECT_FALSE(m.history.empty());
+  EXPECT_FALSE(m.history.back().has_valid);
+  // user,item,mean,sd of that build's `predict --scale model --user-groups user_groups.csv`.
+  Ratings pairs;
+  pairs.push(pairs.users.insert("u0000000"), pairs.items.insert("v000001"), 0.f);
+  pairs.push(pairs.users.insert("u0000003"), pairs.items.insert("v000005"), 0.f);
+  pairs.push(pairs.users.insert("newbie"), pairs.items.insert("v000002"), 0.f);
+  auto backend = make_backend(parse_device("cpu"), 1);
+  backend->load_model(m);
+  const Predictions p = predict_table(*backend, m, pairs, nullptr, nullptr);
+  const double want_mean[] = {2.60763407, 2.81032825, 1.68631566};
+  const double want_sd[] = {0.531400126, 0.526736298, 1.5187919};
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_NEAR(p.mean[k], want_mean[k], 1e-5);
+    EXPECT_NEAR(std::sqrt(p.var[k]), want_sd[k], 1e-5);
+  }
 }
 
 TEST(ModelFile, MissingFileIsRefused) {

@@ -12,6 +12,7 @@
 #include "ppmf/predict.hpp"
 #include "ppmf/recommend.hpp"
 #include "ppmf/scheduler.hpp"
+#include "ppmf/side_priors.hpp"
 #include "test_util.hpp"
 
 namespace ppmf {
@@ -23,51 +24,23 @@ Model trained_model(const Ratings& data, int rank, int epochs) {
   TrainInputs in;
   in.train = &data;
   auto backend = make_cpu_backend(2);
-  return train(in, mc, testing::quiet_training(epochs, 512), *backend);
-}
-
-// Gauss-Jordan inverse, written independently of the Cholesky path under test.
-std::vector<double> invert(std::vector<double> a, int n) {
-  std::vector<double> inv(static_cast<size_t>(n) * n, 0.0);
-  for (int i = 0; i < n; ++i) inv[i * n + i] = 1;
-  for (int c = 0; c < n; ++c) {
-    int p = c;
-    for (int r = c + 1; r < n; ++r)
-      if (std::fabs(a[r * n + c]) > std::fabs(a[p * n + c])) p = r;
-    for (int k = 0; k < n; ++k) {
-      std::swap(a[c * n + k], a[p * n + k]);
-      std::swap(inv[c * n + k], inv[p * n + k]);
-    }
-    const double d = a[c * n + c];
-    for (int k = 0; k < n; ++k) {
-      a[c * n + k] /= d;
-      inv[c * n + k] /= d;
-    }
-    for (int r = 0; r < n; ++r) {
-      if (r == c) continue;
-      const double f = a[r * n + c];
-      for (int k = 0; k < n; ++k) {
-        a[r * n + k] -= f * a[c * n + k];
-        inv[r * n + k] -= f * inv[c * n + k];
-      }
-    }
-  }
-  return inv;
+  return train(in, mc, testing::quiet_training(epochs), *backend);
 }
 
 TEST(FoldIn, EqualsTheDenseExactPosterior) {
   const Ratings data = testing::planted_ratings(30, 20, 3, 6, 0.3, 2);
   const Model m = testing::random_model(data, 3, 1, 7);
   History h{{1, 4, 4, 9, 15}, {3.5f, 2.0f, 2.5f, 4.0f, 3.0f}};  // a repeated item is two entries
-  const std::vector<double> prior_mean{0.1, -0.2, 0.3, 0.05}, prior_prec{2.0, 1.5, 3.0, 4.0};
+  // A prior with correlations between the factors and the bias.
+  const int n = 4;
+  const std::vector<double> prior_mean{0.1, -0.2, 0.3, 0.05};
+  const std::vector<double> prior_prec{2.0, 0.3, 0.0, -0.4, 0.3, 1.5, 0.2, 0.0,
+                                       0.0, 0.2, 3.0, 0.5,  -0.4, 0.0, 0.5, 4.0};
   const FoldInResult got = fold_in_user(m, h, prior_mean.data(), prior_prec.data(), true);
   // The same Gaussian, built entry by entry from the model (x = [u; alpha]) and inverted densely.
-  const int n = 4;
-  std::vector<double> P(n * n, 0.0), b(n, 0.0);
-  for (int k = 0; k < n; ++k) {
-    P[k * n + k] = prior_prec[k];
-    b[k] = prior_prec[k] * prior_mean[k];
-  }
+  std::vector<double> P = prior_prec, b(n, 0.0);
+  for (int r = 0; r < n; ++r)
+    for (int c = 0; c < n; ++c) b[r] += prior_prec[r * n + c] * prior_mean[c];
   for (size_t e = 0; e < h.items.size(); ++e) {
     const int j = h.items[e];
     double w[4], t2[3];
@@ -82,13 +55,14 @@ TEST(FoldIn, EqualsTheDenseExactPosterior) {
       b[r] += (h.values[e] - m.mu0 - m.V.bias_mean[j]) * w[r] / m.sigma2;
     }
   }
-  const std::vector<double> cov = invert(P, n);
+  const std::vector<double> cov = testing::dense_inverse(P, n);
   for (int r = 0; r < n; ++r) {
     double mean = 0;
     for (int c = 0; c < n; ++c) mean += cov[r * n + c] * b[c];
-    EXPECT_NEAR(got.mean[r], mean, 1e-9 * std::max(1.0, std::fabs(mean)));
-    EXPECT_NEAR(got.var[r], cov[r * n + r], 1e-9);
-    for (int c = 0; c < n; ++c) EXPECT_NEAR(got.covariance[r * n + c], cov[r * n + c], 1e-9);
+    EXPECT_NEAR(got.mean[r], mean, 1e-6 * std::max(1.0, std::fabs(mean)));
+    EXPECT_NEAR(got.var[r], cov[r * n + r], 1e-6 * cov[r * n + r]);
+    for (int c = 0; c < n; ++c)
+      EXPECT_NEAR(got.covariance[r * n + c], cov[r * n + c], 1e-6 * std::fabs(cov[r * n + r]));
   }
 }
 
@@ -96,14 +70,87 @@ TEST(FoldIn, ZeroHistoryIsTheGroupPrior) {
   const Ratings data = testing::planted_ratings(30, 20, 3, 6, 0.3, 2);
   const Model m = testing::random_model(data, 3, 2, 7);
   std::vector<double> mean, prec;
-  user_prior(m, 1, mean, prec);
+  new_user_prior(m, 1, 0, /*plain=*/true, mean, prec);
   const FoldInResult got = fold_in_user(m, History{}, mean.data(), prec.data());
   for (int k = 0; k < 4; ++k) {
-    EXPECT_NEAR(got.mean[k], mean[k], 1e-12);
-    EXPECT_NEAR(got.var[k], 1.0 / prec[k], 1e-12);
+    EXPECT_NEAR(got.mean[k], m.user_prior.mean_of(1)[k], 1e-6);
+    EXPECT_NEAR(got.var[k], m.user_prior.cov_of(1)[k * 4 + k], 1e-6);
   }
-  EXPECT_DOUBLE_EQ(mean[0], m.user_prior.mean[1 * 3 + 0]);
-  EXPECT_DOUBLE_EQ(mean[3], m.user_prior.bias_mean[1]);
+}
+
+// compute_new_user_prior against the definition: per group and n, the mean of the members with
+// more than n entries weighted by (count - n); the plain group mean where fewer than 30 qualify.
+TEST(NewUserPrior, WeightsMembersByTheEntriesTheyGoOnToMake) {
+  const Ratings data = testing::planted_ratings(90, 20, 2, 4, 0.3, 12);
+  Model m = testing::random_model(data, 2, 2, 5);
+  Rng rng(9);
+  for (auto& c : m.user_count) c = 1 + static_cast<int32_t>(rng.below(12));
+  m.user_count[7] = 0;  // no data: not a member
+  compute_new_user_prior(m);
+  const int dim = 3;
+  ASSERT_GE(m.new_users.max_n, 5);
+  EXPECT_EQ(m.new_users.groups, 2);
+  for (int g = -1; g < 2; ++g) {
+    for (int n = 0; n <= m.new_users.max_n; ++n) {
+      double w = 0, members = 0, sum[3] = {0, 0, 0};
+      for (int i = 0; i < m.U.n; ++i) {
+        if ((g >= 0 && m.user_groups.of[i] != g) || m.user_count[i] <= n) continue;
+        const double wi = m.user_count[i] - n;
+        w += wi;
+        ++members;
+        for (int k = 0; k < 2; ++k) sum[k] += wi * m.U.mean[i * m.U.stride + k];
+        sum[2] += wi * m.U.bias_mean[i];
+      }
+      const float* got = m.new_users.mean_of(g, n, dim);
+      ASSERT_NE(got, nullptr);
+      for (int k = 0; k < dim; ++k) {
+        if (members >= kMinSizeBiasedMembers) {
+          EXPECT_NEAR(got[k], sum[k] / w, 1e-5) << "group " << g << " n " << n;
+        } else if (g >= 0) {
+          EXPECT_EQ(got[k], m.user_prior.mean_of(g)[k]) << "too few members: the plain mean";
+        }
+      }
+    }
+  }
+  EXPECT_EQ(m.new_users.mean_of(0, m.new_users.max_n + 1, dim), nullptr);
+  EXPECT_EQ(m.new_users.mean_of(2, 0, dim), nullptr) << "a group added later has no rows";
+}
+
+// When heavy users rate lower, a new user's prior follows the users who will make most entries;
+// --plain-prior (plain = true) keeps the group mean. Fold-in and zero-history predictions use it.
+TEST(NewUserPrior, ServesNewUsersUnlessPlainIsAsked) {
+  Rng rng(21);
+  Ratings r;
+  for (int j = 0; j < 60; ++j) r.items.insert("i" + std::to_string(j));
+  for (int i = 0; i < 900; ++i) {
+    const int32_t u = r.users.insert("u" + std::to_string(i));
+    const int n = i % 3 == 0 ? 20 + static_cast<int>(rng.below(20)) : 1 + static_cast<int>(rng.below(2));
+    const double bias = n > 10 ? -1.0 : 1.0;  // heavy users rate lower
+    for (int e = 0; e < n; ++e)
+      r.push(u, static_cast<int32_t>((i * 7 + e * 11) % 60),
+             static_cast<float>(3.0 + bias + 0.3 * rng.normal()));
+  }
+  const Model m = trained_model(r, 0, 15);
+  const float* biased = m.new_users.mean_of(0, 0, 1);
+  ASSERT_NE(biased, nullptr);
+  EXPECT_LT(biased[0], m.user_prior.mean_of(0)[0] - 0.5) << "pulled towards the heavy users";
+  Ratings fresh;
+  fresh.push(fresh.users.insert("newcomer"), fresh.items.insert("i3"), 3.0f);
+  Model a = m, b = m;
+  fold_in_table(a, fresh, nullptr);
+  FoldInOptions plain;
+  plain.plain_prior = true;
+  fold_in_table(b, fresh, nullptr, plain);
+  EXPECT_LT(a.U.bias_mean.back(), b.U.bias_mean.back());
+  // Zero history: the new-user prior row, or the plain population row with plain = true.
+  Ratings pair;
+  pair.push(pair.users.insert("stranger"), pair.items.insert("i3"), 0.f);
+  auto backend = make_cpu_backend(1);
+  backend->load_model(m);
+  const Predictions sized = predict_table(*backend, m, pair, nullptr, nullptr);
+  const Predictions flat = predict_table(*backend, m, pair, nullptr, nullptr, /*plain=*/true);
+  EXPECT_NEAR(flat.mean[0] - sized.mean[0], m.user_prior.mean_of(0)[0] - biased[0], 1e-4);
+  EXPECT_NEAR(flat.var[0], sized.var[0], 1e-5);
 }
 
 TEST(FoldIn, FullHistoryLandsNearTheTrainedPosterior) {
@@ -116,7 +163,7 @@ TEST(FoldIn, FullHistoryLandsNearTheTrainedPosterior) {
     if (data.user[e] == 0)
       again.push(me, again.items.insert(data.items.name(data.item[e])), data.value[e]);
   Model folded = m;
-  const FoldInReport r = fold_in_table(folded, again, nullptr, 1);
+  const FoldInReport r = fold_in_table(folded, again, nullptr);
   EXPECT_EQ(r.added, 1u);
   EXPECT_EQ(r.entries_used, 25u);
   auto backend = make_cpu_backend(1);
@@ -143,7 +190,7 @@ TEST(FoldIn, KnownUserIsUpdatedAndUnknownItemsAreCounted) {
   extra.push(u, extra.items.insert("item1"), 5.0f);
   extra.push(u, extra.items.insert("brand-new-item"), 4.0f);
   const float before = m.U.bias_mean[m.users.find("user3")];
-  const FoldInReport r = fold_in_table(m, extra, nullptr, 1);
+  const FoldInReport r = fold_in_table(m, extra, nullptr);
   EXPECT_EQ(r.updated, 1u);
   EXPECT_EQ(r.added, 0u);
   EXPECT_EQ(r.entries_unknown_item, 1u);
@@ -174,8 +221,10 @@ class Recommend : public ::testing::Test {
 };
 
 TEST_F(Recommend, BlockedScoringEqualsPairwisePrediction) {
-  // Trained users, a group prior row and the population row, against every item.
-  std::vector<int32_t> who{0, 7, model_.U.n, model_.U.n + model_.user_prior.n_groups};
+  // Trained users, a group prior row, the population row and a new user's row (full covariances),
+  // against every item.
+  std::vector<int32_t> who{0, 7, prior_index(model_, Side::kUsers, 0),
+                           population_index(model_, Side::kUsers), new_user_index(model_, -1), 3};
   const size_t items = static_cast<size_t>(model_.V.n);
   std::vector<float> mean(who.size() * items), var(who.size() * items);
   backend_->score_all_items(who.data(), who.size(), mean.data(), var.data());
@@ -258,8 +307,8 @@ TEST(WarmStart, NoNewDataChangesLittle) {
   TrainInputs in;
   in.train = &data;
   in.warm_start = &old;
-  TrainConfig tc = testing::quiet_training(2, 512);
-  tc.lr = 0.003f;
+  TrainConfig tc = testing::quiet_training(1);
+  tc.valid_frac = 0;
   auto backend = make_cpu_backend(2);
   const Model fresh = train(in, mc, tc, *backend);
   double diff = 0, scale = 0;

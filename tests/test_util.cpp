@@ -43,6 +43,52 @@ Ratings planted_ratings(int users, int items, int rank, int per_user, double noi
   return r;
 }
 
+std::vector<double> dense_inverse(std::vector<double> a, int n, double* log_abs_det) {
+  std::vector<double> inv(static_cast<size_t>(n) * n, 0.0);
+  for (int i = 0; i < n; ++i) inv[i * n + i] = 1;
+  double log_det = 0;
+  for (int c = 0; c < n; ++c) {
+    int p = c;
+    for (int r = c + 1; r < n; ++r)
+      if (std::fabs(a[r * n + c]) > std::fabs(a[p * n + c])) p = r;
+    for (int k = 0; k < n; ++k) {
+      std::swap(a[c * n + k], a[p * n + k]);
+      std::swap(inv[c * n + k], inv[p * n + k]);
+    }
+    const double d = a[c * n + c];
+    log_det += std::log(std::fabs(d));
+    for (int k = 0; k < n; ++k) {
+      a[c * n + k] /= d;
+      inv[c * n + k] /= d;
+    }
+    for (int r = 0; r < n; ++r) {
+      if (r == c) continue;
+      const double f = a[r * n + c];
+      for (int k = 0; k < n; ++k) {
+        a[r * n + k] -= f * a[c * n + k];
+        inv[r * n + k] -= f * inv[c * n + k];
+      }
+    }
+  }
+  if (log_abs_det) *log_abs_det = log_det;
+  return inv;
+}
+
+void random_prior(PriorBlock& p, int g, Rng& rng) {
+  const int m = p.dim();
+  // cov = A A^T / m + 0.3 I with a random A: well conditioned, with real correlations.
+  std::vector<double> a(static_cast<size_t>(m) * m);
+  for (auto& x : a) x = rng.normal();
+  for (int r = 0; r < m; ++r) {
+    p.mean[static_cast<size_t>(g) * m + r] = static_cast<float>(0.4 * rng.normal());
+    for (int c = 0; c < m; ++c) {
+      double v = r == c ? 0.3 : 0.0;
+      for (int k = 0; k < m; ++k) v += a[r * m + k] * a[c * m + k] / m;
+      p.cov[(static_cast<size_t>(g) * m + r) * m + c] = static_cast<float>(v);
+    }
+  }
+}
+
 Model random_model(const Ratings& train, int rank, int user_group_count, uint64_t seed) {
   Rng rng(seed);
   Model m;
@@ -76,32 +122,42 @@ Model random_model(const Ratings& train, int rank, int user_group_count, uint64_
   for (auto [prior, groups] :
        {std::make_pair(&m.user_prior, user_group_count), std::make_pair(&m.item_prior, 1)}) {
     prior->reset(groups, rank);
-    for (auto& x : prior->mean) x = static_cast<float>(0.4 * rng.normal());
-    for (auto& x : prior->prec) x = static_cast<float>(0.5 + 2.0 * rng.uniform());
-    for (auto& x : prior->bias_mean) x = static_cast<float>(0.3 * rng.normal());
-    for (auto& x : prior->bias_prec) x = static_cast<float>(0.5 + 2.0 * rng.uniform());
+    for (int g = 0; g < groups; ++g) random_prior(*prior, g, rng);
+    for (auto& x : prior->pop_mean) x = static_cast<float>(0.2 * rng.normal());
   }
   return m;
 }
 
 namespace {
 
+// KL(N(x, diag(s^2)) || N(M, C)) in double, from the textbook formula.
+double kl_full(const std::vector<double>& x, const std::vector<double>& s2, const float* M,
+               const float* C, int m) {
+  double log_det = 0;
+  const std::vector<double> inv = dense_inverse(std::vector<double>(C, C + m * m), m, &log_det);
+  double trace = 0, quad = 0, log_s2 = 0;
+  for (int r = 0; r < m; ++r) {
+    trace += inv[r * m + r] * s2[r];
+    log_s2 += std::log(s2[r]);
+    for (int c = 0; c < m; ++c) quad += (x[r] - M[r]) * inv[r * m + c] * (x[c] - M[c]);
+  }
+  return 0.5 * (trace + quad - m + log_det - log_s2);
+}
+
 double side_kl(const GuideBlock& g, const PriorBlock& p, const std::vector<int32_t>& group,
                const std::vector<int32_t>& count) {
+  const int m = p.dim();
+  std::vector<double> x(m), s2(m);
   double kl = 0;
   for (int i = 0; i < g.n; ++i) {
     if (count[i] == 0) continue;
-    const int gr = group[i];
     for (int k = 0; k < g.rank; ++k) {
-      const double m = g.mean[static_cast<size_t>(i) * g.stride + k];
-      const double w = g.logsd[static_cast<size_t>(i) * g.stride + k];
-      const double L = p.prec[static_cast<size_t>(gr) * p.rank + k],
-                   M = p.mean[static_cast<size_t>(gr) * p.rank + k];
-      kl += 0.5 * (L * (std::exp(2 * w) + (m - M) * (m - M)) - 1 - std::log(L) - 2 * w);
+      x[k] = g.mean[static_cast<size_t>(i) * g.stride + k];
+      s2[k] = std::exp(2.0 * g.logsd[static_cast<size_t>(i) * g.stride + k]);
     }
-    const double a = g.bias_mean[i], w = g.bias_logsd[i];
-    const double L = p.bias_prec[gr], M = p.bias_mean[gr];
-    kl += 0.5 * (L * (std::exp(2 * w) + (a - M) * (a - M)) - 1 - std::log(L) - 2 * w);
+    x[g.rank] = g.bias_mean[i];
+    s2[g.rank] = std::exp(2.0 * g.bias_logsd[i]);
+    kl += kl_full(x, s2, p.mean_of(group[i]), p.cov_of(group[i]), m);
   }
   return kl;
 }
@@ -130,10 +186,9 @@ double reference_elbo(const Model& m, const Ratings& train) {
          side_kl(m.V, m.item_prior, m.item_groups.of, m.item_count);
 }
 
-TrainConfig quiet_training(int epochs, size_t batch) {
+TrainConfig quiet_training(int epochs) {
   TrainConfig tc;
   tc.epochs = epochs;
-  tc.batch_size = batch;
   tc.quiet = true;
   return tc;
 }

@@ -1,10 +1,11 @@
 // Test helpers: planted data, small random models, and a double-precision reference ELBO written
-// straight from DESIGN.md (independent of entry_math.hpp) to check the backends against.
+// straight from docs/model.md (independent of entry_math.hpp) to check the backends against.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "ppmf/common.hpp"
 #include "ppmf/config.hpp"
 #include "ppmf/model.hpp"
 #include "ppmf/ratings.hpp"
@@ -16,16 +17,24 @@ namespace ppmf::testing {
 Ratings planted_ratings(int users, int items, int rank, int per_user, double noise_sd,
                         uint64_t seed, std::vector<float>* truth = nullptr);
 
+// The inverse of a dense n x n matrix by Gauss-Jordan elimination with partial pivoting, written
+// independently of the Cholesky code under test; optionally log |det|.
+std::vector<double> dense_inverse(std::vector<double> a, int n, double* log_abs_det = nullptr);
+
+// A random prior for group g of `p`: a mean and a well-conditioned covariance with correlations.
+void random_prior(PriorBlock& p, int g, Rng& rng);
+
 // A small model with a random guide and random (non-trivial) priors over `train`'s ids, with
 // `user_group_count` user groups assigned round-robin.
 Model random_model(const Ratings& train, int rank, int user_group_count, uint64_t seed);
 
-// The ELBO of DESIGN.md sections 2-3 in double: sum of E[log p(r)] minus the KL of every entity
-// with at least one entry.
+// The ELBO of docs/model.md in double: sum of E[log p(r)] minus the KL of every entity with at
+// least one entry to its group's full-covariance prior.
 double reference_elbo(const Model& m, const Ratings& train);
 
-// Training settings for tests: `epochs`, mini-batches of `batch`, nothing printed.
-TrainConfig quiet_training(int epochs, size_t batch);
+// Training settings for tests: at most `epochs` epochs, nothing printed (the default validation
+// split and refit).
+TrainConfig quiet_training(int epochs);
 
 std::string temp_path(const std::string& name);
 void write_file(const std::string& path, const std::string& text);

@@ -23,19 +23,22 @@ std::string ranking_line(const RankingMetrics& r) {
 
 int given_n(const Args& args) {
   GivenNConfig c;
+  c.ns.clear();
   for (long long n : args.integer_list("n", 0, 1000000)) c.ns.push_back(static_cast<int>(n));
   c.holdout_users = args.real("holdout-users", 1e-6, 1 - 1e-6);
   c.seed = static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62));
   c.k = static_cast<int>(args.integer("k", 1, 100000));
   c.has_relevant = args.given("relevant");
   if (c.has_relevant) c.relevant = args.real("relevant", -1e30, 1e30);
-  const Ratings all = load_table(args, args.str("data"), true);
+  const Ratings all = load_table(args, args.str("data"), true, args.str("time-column"));
   const auto user_groups = load_groups(args, "user-groups");
   const auto item_groups = load_groups(args, "item-groups");
   const GivenNSplit split = given_n_split(all, c);
   std::fprintf(stderr,
-               "given-n: %zu held-out users with more than %d entries; training on %zu entries\n",
-               split.users.size(), split.max_n, split.train.size());
+               "given-n: %zu held-out users with more than %d entries (their entries %s); "
+               "training on %zu entries\n",
+               split.users.size(), split.min_n,
+               split.by_time ? "ordered by time" : "in a seeded random order", split.train.size());
   const auto rows =
       run_given_n(split, c, model_config_from(args), train_config_from(args), ptr(user_groups),
                   ptr(item_groups), [&] { return open_backend(args); });
@@ -55,9 +58,12 @@ int cmd_eval(int argc, char** argv) {
       "--relevant count as relevant). Metrics are on the model scale. Ids unseen in training are\n"
       "predicted from their group's prior or the population prior.\n"
       "\n"
-      "--protocol given-n holds out --holdout-users of the users of --data, trains pooled and\n"
-      "unpooled models (training options below) on the rest, gives each held-out user N of its\n"
-      "entries by fold-in for each N of --n, and scores the others, beside an item-mean baseline.");
+      "--protocol given-n holds out --holdout-users of the users of --data (by a hash of the id),\n"
+      "trains pooled and unpooled models (training options below) on the rest, gives each\n"
+      "held-out user its first N entries (by --time-column when given) by fold-in for each N of\n"
+      "--n, and scores the entries after them (targets after-n), and the entries after the first\n"
+      "max(N) (targets fixed), beside the plain-prior pooled model and an item-mean baseline\n"
+      "((sum + 5 x global mean) / (count + 5) of the item's training values).");
   args.option("protocol", "holdout", "holdout (score --model on --data) or given-n", "P")
       .option("model", "", "model file (holdout protocol)", "FILE")
       .option("data", "", "held-out entries, or all entries for given-n", "FILE");
@@ -68,7 +74,11 @@ int cmd_eval(int argc, char** argv) {
               "X")
       .option("json", "", "also write the metrics as JSON", "FILE")
       .option("n", "0,1,3,5", "given-n: entries given per held-out user", "LIST")
-      .option("holdout-users", "0.2", "given-n: fraction of users held out", "F");
+      .option("holdout-users", "0.2", "given-n: fraction of users held out", "F")
+      .option("time-column", "",
+              "given-n: column of entry times (header name or 1-based position; epoch seconds or\n"
+              "                            YYYY-MM-DD[THH:MM[:SS]]) that orders each user's entries",
+              "COL");
   add_training_options(args, "none");
   add_device_options(args, "auto");
   if (!args.parse(argc, argv)) return 0;

@@ -12,23 +12,24 @@ int cmd_foldin(int argc, char** argv) {
       "foldin", "--model FILE --data FILE --out FILE [options]",
       "Folds users into a trained model by their exact Gaussian posterior given the item factors:\n"
       "one small solve per user, no retraining. New users start from their group's prior (group\n"
-      "from --user-groups; else 'default' when the model has groups, else the population); users\n"
-      "already in the model are updated with the new entries, their current posterior as the\n"
-      "prior. Entries of items the model has never seen are skipped (and counted).");
+      "from --user-groups; else 'default' when the model has groups, else the population), its\n"
+      "mean size-biased for their number of entries (see --plain-prior); users already in the\n"
+      "model are updated with the new entries, their current posterior as the prior. Entries of\n"
+      "items the model has never seen are skipped (and counted).");
   args.option("model", "", "trained model", "FILE")
       .option("data", "", "new entries (user,item,value)", "FILE");
   add_read_options(args, true);
   args.option("user-groups", "", "CSV id,group for the new users", "FILE")
       .option("out", "", "model file to write (may equal --model)", "FILE")
       .option("threads", "0", "CPU threads (0 = all hardware threads)", "N");
+  add_new_user_options(args);
   if (!args.parse(argc, argv)) return 0;
   if (!args.given("model") || !args.given("data") || !args.given("out"))
     throw Error("foldin needs --model, --data and --out");
   Model model = load_model(args.str("model"));
   const Ratings table = load_table(args, args.str("data"), true);
   const auto user_groups = load_groups(args, "user-groups");
-  const FoldInReport r = fold_in_table(model, table, ptr(user_groups),
-                                       static_cast<int>(args.integer("threads", 0, 1024)));
+  const FoldInReport r = fold_in_table(model, table, ptr(user_groups), fold_in_options(args));
   save_model(model, args.str("out"));
   std::printf(
       "added %zu users, updated %zu, used %zu entries, skipped %zu with unknown items; wrote %s\n",

@@ -20,6 +20,7 @@ int cmd_predict(int argc, char** argv) {
   args.option("history", "",
               "entries (user,item,value; columns 1-3 or by header) folded in before predicting",
               "FILE");
+  add_new_user_options(args);
   args.option("scale", "original",
               "original (undo the model's transform: minutes for log1p) or model", "S")
       .option("out", "-", "output CSV ('-' = stdout)", "FILE");
@@ -36,12 +37,12 @@ int cmd_predict(int argc, char** argv) {
   const auto user_groups = load_groups(args, "user-groups");
   if (args.given("history"))
     fold_in_table(model, read_ratings(args.str("history"), ReadOptions{}), ptr(user_groups),
-                  static_cast<int>(args.integer("threads", 0, 1024)));
+                  fold_in_options(args));
   const auto item_groups = load_groups(args, "item-groups");
   auto backend = open_backend(args);
   backend->load_model(model);
-  const Predictions pred =
-      predict_table(*backend, model, pairs, ptr(user_groups), ptr(item_groups));
+  const Predictions pred = predict_table(*backend, model, pairs, ptr(user_groups),
+                                         ptr(item_groups), args.given("plain-prior"));
   const Transform t = scale == "original" ? model.config.transform : Transform::kNone;
   CsvWriter out(args.str("out"));
   out.write("user,item,mean,sd,source\n");

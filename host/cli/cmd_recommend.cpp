@@ -46,6 +46,7 @@ int cmd_recommend(int argc, char** argv) {
       .option("k", "10", "items per user", "K")
       .option("history", "", "extra entries (user,item,value) folded in before scoring", "FILE");
   add_read_options(args, true);
+  add_new_user_options(args);
   args.option("user-groups", "", "CSV id,group for users unknown to the model", "FILE")
       .option("candidates", "", "restrict to these items, one id per line", "FILE")
       .flag("include-seen", "do not exclude seen items")
@@ -65,9 +66,9 @@ int cmd_recommend(int argc, char** argv) {
 
   Model model = load_model(args.str("model"));
   const auto user_groups = load_groups(args, "user-groups");
-  const int threads = static_cast<int>(args.integer("threads", 0, 1024));
   if (args.given("history"))
-    fold_in_table(model, load_table(args, args.str("history"), true), ptr(user_groups), threads);
+    fold_in_table(model, load_table(args, args.str("history"), true), ptr(user_groups),
+                  fold_in_options(args));
 
   RecommendOptions opt;
   opt.k = static_cast<int>(args.integer("k", 1, 1000000));
@@ -87,7 +88,8 @@ int cmd_recommend(int argc, char** argv) {
   for (const auto& id : args.given("user") ? std::vector<std::string>{args.str("user")}
                                            : read_id_list(args.str("users")))
     request.push(request.users.insert(id), request.items.insert(""), 0.f);
-  const ResolvedPairs resolved = resolve_pairs(model, request, ptr(user_groups), nullptr);
+  const ResolvedPairs resolved =
+      resolve_pairs(model, request, ptr(user_groups), nullptr, args.given("plain-prior"));
   std::vector<int32_t> users;
   std::vector<std::vector<int32_t>> seen;
   for (size_t k = 0; k < request.size(); ++k) {

@@ -22,9 +22,11 @@ void add_read_options(Args& args, bool need_value) {
   args.flag("skip-bad-lines", "skip malformed lines (counted on stderr) instead of failing");
 }
 
-Ratings load_table(const Args& args, const std::string& path, bool need_value) {
+Ratings load_table(const Args& args, const std::string& path, bool need_value,
+                   const std::string& time_column) {
   ReadOptions opts;
   opts.need_value = need_value;
+  opts.time_column = time_column;
   std::stringstream ss(args.str("columns"));
   for (std::string col; std::getline(ss, col, ',');) opts.columns.push_back(col);
   if (opts.columns.size() != (need_value ? 3u : 2u))
@@ -58,27 +60,32 @@ void add_training_options(Args& args, const std::string& default_transform) {
   args.option("transform", default_transform, "value transform: none|log1p (log1p for watch time)",
               "T")
       .option("rank", num(mc.rank), "number of latent factors d (0 = a biases-only model)", "D")
-      .flag("no-pool", "unpooled baseline: fixed N(0,1) priors, no hyperparameter updates")
+      .flag("no-pool", "unpooled baseline: fixed N(0, I) priors, no hyperparameter updates")
       .option("tau", num(mc.tau), "sd of group means around the population mean", "X")
-      .option("prec-a0", num(mc.prec_a0), "Gamma shape on prior precisions (>= 1)", "X")
-      .option("prec-b0", num(mc.prec_b0), "Gamma rate on prior precisions", "X")
+      .option("prec-a0", num(mc.prec_a0),
+              "hyperprior shape: Wishart(2 a0 + d, I/(2 b0)) on group precisions (>= 1)", "X")
+      .option("prec-b0", num(mc.prec_b0), "hyperprior rate b0 (see --prec-a0)", "X")
       .option("init-sd", num(mc.init_sd), "initial sd of guide means and scales", "X")
-      .option("epochs", num(tc.epochs), "maximum epochs", "N")
-      .option("batch-size", num(static_cast<double>(tc.batch_size)),
-              "entries per mini-batch (0 = full batch)", "N")
-      .option("lr", num(tc.lr), "Adam learning rate", "X")
-      .option("lr-decay", num(tc.lr_decay), "learning-rate factor per epoch", "X")
+      .option("epochs", num(tc.epochs), "maximum epochs (exact sweeps over users, then items)", "N")
+      .option("valid-frac", num(tc.valid_frac),
+              "fraction of the training entries held back to choose the number of epochs, which\n"
+              "                            then trains on all entries (0 = no validation: run "
+              "--epochs)",
+              "F")
+      .flag("no-refit", "keep the chosen epoch of the run without the validation entries")
       .option("patience", num(tc.patience),
-              "early stop after N epochs without held-out NLL gain (0 = off)", "N")
-      .option("pool-warmup", num(tc.pool_warmup),
-              "first epoch with pooling updates (fixed N(0,1) priors before)", "N")
-      .option("seed", num(static_cast<double>(tc.seed)), "random seed (split, init, batches)", "S")
+              "early stop once N epochs improved the validation NLL by less than --min-improvement\n"
+              "                            (0 = off)",
+              "N")
+      .option("min-improvement", num(tc.min_improvement),
+              "validation NLL gain (nats per entry) that counts as progress", "X")
+      .option("seed", num(static_cast<double>(tc.seed)), "random seed (splits, initial guide)", "S")
       .flag("quiet", "no per-epoch lines on stderr");
 }
 
 ModelConfig model_config_from(const Args& args) {
   ModelConfig c;
-  c.rank = static_cast<int>(args.integer("rank", 0, 1024));
+  c.rank = static_cast<int>(args.integer("rank", 0, kMaxRank));
   c.transform = parse_transform(args.str("transform"));
   c.pool = !args.given("no-pool");
   c.tau = static_cast<float>(args.real("tau", 1e-6, 1e6));
@@ -91,15 +98,28 @@ ModelConfig model_config_from(const Args& args) {
 TrainConfig train_config_from(const Args& args) {
   TrainConfig t;
   t.epochs = static_cast<int>(args.integer("epochs", 1, 1000000));
-  t.batch_size = static_cast<size_t>(args.integer("batch-size", 0, 1LL << 40));
-  t.lr = static_cast<float>(args.real("lr", 1e-9, 10));
-  t.lr_decay = static_cast<float>(args.real("lr-decay", 1e-3, 1));
+  t.valid_frac = args.real("valid-frac", 0, 0.9);
   t.patience = static_cast<int>(args.integer("patience", 0, 1000000));
-  t.pool_warmup = static_cast<int>(args.integer("pool-warmup", 0, 1000000));
+  t.refit = !args.given("no-refit");
+  t.min_improvement = args.real("min-improvement", 0, 1e9);
   t.seed = static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62));
   t.threads = static_cast<int>(args.integer("threads", 0, 1024));
   t.quiet = args.given("quiet");
   return t;
+}
+
+void add_new_user_options(Args& args) {
+  args.flag("plain-prior",
+            "new users start from their group's plain prior mean instead of the size-biased one\n"
+            "                            (the group's members weighted by the entries they go on to "
+            "make)");
+}
+
+FoldInOptions fold_in_options(const Args& args) {
+  FoldInOptions o;
+  o.plain_prior = args.given("plain-prior");
+  o.threads = static_cast<int>(args.integer("threads", 0, 1024));
+  return o;
 }
 
 void add_device_options(Args& args, const std::string& default_device) {

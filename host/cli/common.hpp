@@ -8,6 +8,7 @@
 #include "cli/args.hpp"
 #include "ppmf/backend.hpp"
 #include "ppmf/config.hpp"
+#include "ppmf/foldin.hpp"
 #include "ppmf/reader.hpp"
 
 namespace ppmf::cli {
@@ -16,7 +17,8 @@ namespace ppmf::cli {
 std::string num(double v);
 
 void add_read_options(Args& args, bool need_value);
-Ratings load_table(const Args& args, const std::string& path, bool need_value);
+Ratings load_table(const Args& args, const std::string& path, bool need_value,
+                   const std::string& time_column = "");
 
 void add_group_options(Args& args, const std::string& when);
 std::optional<GroupFile> load_groups(const Args& args, const std::string& option);
@@ -28,6 +30,10 @@ inline const GroupFile* ptr(const std::optional<GroupFile>& g) {
 void add_training_options(Args& args, const std::string& default_transform);
 ModelConfig model_config_from(const Args& args);
 TrainConfig train_config_from(const Args& args);
+
+// --plain-prior: new users start from their group's plain prior mean, not the size-biased one.
+void add_new_user_options(Args& args);
+FoldInOptions fold_in_options(const Args& args);
 
 void add_device_options(Args& args, const std::string& default_device);
 std::unique_ptr<Backend> open_backend(const Args& args);

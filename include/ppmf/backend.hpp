@@ -1,6 +1,6 @@
 // The interface the scheduler drives: one implementation per device (CPU threads, CUDA). A backend
-// holds the guide, the optimizer state and the training entries in its own memory, and knows
-// nothing of files or the command line.
+// holds the guide, the priors and the training entries in its own memory, and knows nothing of
+// files or the command line.
 #pragma once
 
 #include <cstddef>
@@ -9,23 +9,16 @@
 #include <string>
 #include <vector>
 
-#include "ppmf/entry_math.hpp"
 #include "ppmf/model.hpp"
-#include "ppmf/ratings.hpp"
 
 namespace ppmf {
 
 enum class Side { kUsers, kItems };
 
-// Prediction targets use extended indices: 0..n-1 is a trained entity, n + g the prior of group g,
-// n + n_groups the population prior (see prior_index / population_index).
+// Prediction targets use extended indices: 0..n-1 is a trained entity, n + r the prior row r of
+// its side (see prior_rows.hpp: the groups' priors, the population, new users' priors).
 struct PairIndex {
   int32_t user, item;
-};
-
-struct StepParams {
-  float scale = 1.0f;  // N / |B| of the unbiased estimator
-  math::AdamStep adam{};
 };
 
 // Sums over all training entries and entities, in double.
@@ -36,19 +29,15 @@ struct TrainPassStats {
   size_t n = 0;
 };
 
-// Per-group sums of the guide's moments of one side, for the closed-form pooling updates.
+// Per-group sums of the guide's moments of one side over x = [u; alpha] (dim values), for the
+// closed-form pooling updates. Entities without training entries are left out.
 struct GroupMoments {
-  int n_groups = 0, rank = 0;
-  std::vector<double> count;                                // n_groups
-  std::vector<double> sum_mean, sum_sq_mean, sum_var;       // n_groups * rank
-  std::vector<double> bias_sum, bias_sum_sq, bias_sum_var;  // n_groups
+  int n_groups = 0, dim = 0;
+  std::vector<double> count;      // n_groups
+  std::vector<double> sum_mean;   // n_groups * dim: sum of E[x]
+  std::vector<double> sum_outer;  // n_groups * dim * dim: sum of E[x] E[x]^T
+  std::vector<double> sum_var;    // n_groups * dim: sum of Var[x] (the guide is diagonal)
   void reset(int groups, int d);
-};
-
-// Gradient of the ELBO (or of its mini-batch estimate) with respect to every guide parameter,
-// shaped like the guide.
-struct GuideGradient {
-  GuideBlock U, V;
 };
 
 class Backend {
@@ -56,20 +45,19 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
 
-  // Copies the guide, the priors, mu0 and sigma2 in; resets the optimizer.
+  // Copies the guide, the priors, mu0 and sigma2 in.
   virtual void load_model(const Model& model) = 0;
   // Priors and noise only (after a pooling update).
   virtual void set_priors(const Model& model) = 0;
   // Training entries in model indices (values already transformed).
   virtual void load_training(const std::vector<int32_t>& user, const std::vector<int32_t>& item,
                              const std::vector<float>& value) = 0;
-  // A fresh permutation of the training entries; batches are ranges of it.
-  virtual void shuffle(uint64_t seed) = 0;
-  // One optimizer step on the batch perm[begin, end).
-  virtual void step(size_t begin, size_t end, const StepParams& params) = 0;
-  // The estimator G(B) of DESIGN.md section 3 on perm[begin, end) with the given scale, written
-  // densely (zero for untouched rows). For tests and cross-backend checks, not the hot path.
-  virtual void gradient(size_t begin, size_t end, float scale, GuideGradient& out) = 0;
+  // Sets every row of `side` in [begin, end) that has training entries to its exact conditional
+  // posterior given the other side's guide, its group prior and the noise: one (rank+1) x
+  // (rank+1) solve per row (host/row_solver.hpp). The guide keeps each row's posterior mean and
+  // marginal variances. Rows are independent, so any cut of a side into ranges gives the same
+  // result as one call.
+  virtual void solve_rows(Side side, int begin, int end) = 0;
   virtual TrainPassStats train_pass() = 0;
   virtual GroupMoments group_moments(Side side) = 0;
   virtual void predict(const PairIndex* pairs, size_t n, float* mean, float* var) = 0;
@@ -79,21 +67,13 @@ class Backend {
   // Copies the guide back into the model.
   virtual void store_guide(Model& model) = 0;
 
-  // For benchmarks: seconds per call of the entry kernels alone (residuals and likelihood
-  // gradients of perm[begin, end), no optimizer), median of `repeats`; and the device's streaming
-  // copy bandwidth in bytes/s (read + write), measured now.
-  virtual double time_entry_kernels(size_t begin, size_t end, int repeats) = 0;
+  // For benchmarks, measured now: the device's streaming copy bandwidth in bytes/s (read + write)
+  // and its peak rate of float32 multiply-adds in flops/s (2 per multiply-add).
   virtual double copy_bandwidth() = 0;
+  virtual double peak_flops() = 0;
   // Waits for queued device work (for timing); a no-op where work is synchronous.
   virtual void synchronize() {}
 };
-
-inline int32_t prior_index(const Model& m, Side side, int group) {
-  return (side == Side::kUsers ? m.U.n : m.V.n) + group;
-}
-inline int32_t population_index(const Model& m, Side side) {
-  return side == Side::kUsers ? m.U.n + m.user_prior.n_groups : m.V.n + m.item_prior.n_groups;
-}
 
 struct DeviceSpec {
   enum Kind { kCpu, kAuto, kGpu } kind = kAuto;

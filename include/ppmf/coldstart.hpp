@@ -1,6 +1,13 @@
-// The given-N cold-start protocol: hold out a random fraction of users, train on the rest, then
-// give each held-out user N of its entries by fold-in and score the others. Compares the pooled
-// model, the same model unpooled, and an item-mean baseline, per N.
+// The given-N cold-start protocol: hold out users (by a hash of their id), train on the rest, then
+// give each held-out user its first N entries by fold-in and score the entries it makes after
+// them. Compares the pooled model (with the size-biased new-user prior, and with the plain group
+// prior), the same model unpooled, and an item-mean baseline, per N, under two target rules:
+//   after-n: a user with more than N entries is scored on all its entries after its first N (the
+//            entries a service would actually have to predict, so heavy users weigh most);
+//   fixed:   a user with more than max(N) entries is scored on its entries after its first
+//            max(N), the same targets for every N (isolates the effect of N).
+// "First" is by time when the data have a time column (ties in file order), else in a random
+// order drawn per user from the seed.
 #pragma once
 
 #include <functional>
@@ -25,28 +32,35 @@ struct GivenNConfig {
   int k = 10;
 };
 
-// Held-out users' entries split into what fold-in may see and what is scored.
+// Held-out users' entries in the order in which they are given.
 struct GivenNSplit {
   Ratings train;  // all entries of the training users
-  // Per held-out user (with more than max(ns) entries): its entries in a random order, as
-  // (item id, raw value); the first max(ns) are the candidates to give, the rest the targets.
+  // Per held-out user with more than min(ns) entries: its entries as (item id, raw value), first
+  // by time (or the seeded random order).
   std::vector<std::string> users;
   std::vector<std::vector<std::pair<std::string, float>>> entries;
-  int max_n = 0;
+  bool by_time = false;
+  int min_n = 0, max_n = 0;
 };
 
 GivenNSplit given_n_split(const Ratings& all, const GivenNConfig& config);
 
+enum class GivenNTargets { kAfterN, kFixed };
+const char* to_string(GivenNTargets t);
+
 struct GivenNRow {
-  std::string model;
+  std::string model;  // pooled, pooled-plain, unpooled, item-mean
+  GivenNTargets targets = GivenNTargets::kAfterN;
   int n = 0;
+  size_t users = 0;  // scored users
   Metrics metrics;
   RankingMetrics ranking;
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;
 
-// Trains the pooled and unpooled models on split.train and scores all three models per N.
+// Trains the pooled and unpooled models on split.train and scores every model per N and target
+// rule.
 std::vector<GivenNRow> run_given_n(const GivenNSplit& split, const GivenNConfig& config,
                                    const ModelConfig& model_config, const TrainConfig& train_config,
                                    const GroupFile* user_groups, const GroupFile* item_groups,

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #if defined(__CUDACC__)
 #define PPMF_HD __host__ __device__ __forceinline__
@@ -21,6 +22,28 @@ class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// The splitmix64 finalizer (with its usual 0x9E3779B97F4A7C15 increment): a bijection of 64-bit
+// values that mixes every input bit into every output bit.
+PPMF_HD uint64_t splitmix64(uint64_t x) {
+  uint64_t z = x + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// A 64-bit hash of a string id (FNV-1a, then mixed): the same on every platform and in every
+// run, so splits drawn from it do not depend on file order or on how the data are partitioned.
+inline uint64_t hash_id(std::string_view id) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : id) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return splitmix64(h);
+}
+
+// A uniform draw in [0, 1) from a hash (its top 53 bits).
+inline double hash_fraction(uint64_t h) {
+  return static_cast<double>(h >> 11) * 0x1.0p-53;
+}
 
 // splitmix64-seeded xoshiro256**: fast, reproducible, and good enough for shuffles and init.
 class Rng {

@@ -6,6 +6,9 @@
 
 namespace ppmf {
 
+// The largest rank any part of the program accepts.
+constexpr int kMaxRank = 1024;
+
 enum class Transform { kNone, kLog1p };
 Transform parse_transform(const std::string& s);
 const char* to_string(Transform t);
@@ -14,10 +17,12 @@ const char* to_string(Transform t);
 struct ModelConfig {
   int rank = 32;
   Transform transform = Transform::kNone;
-  bool pool = true;  // false: fixed N(0,1) priors, no pooling updates (the unpooled baseline)
-  // Second level: group means ~ N(M_0, tau^2).
+  bool pool = true;  // false: fixed N(0, I) priors, no pooling updates (the unpooled baseline)
+  // Second level: group means ~ N(M_0, tau^2 I).
   float tau = 1.0f;
-  // Gamma(a0, b0) on each prior precision, Gamma(a_s, b_s) on the noise precision (MAP).
+  // MAP hyperpriors: each group's prior precision matrix ~ Wishart(2 prec_a0 + rank, I / (2
+  // prec_b0)), which on each diagonal is the Gamma(prec_a0, prec_b0) of a per-dimension precision
+  // (see host/hyper.cpp); the noise precision ~ Gamma(noise_a, noise_b).
   float prec_a0 = 2.0f, prec_b0 = 1.0f;
   float noise_a = 2.0f, noise_b = 0.5f;
   float init_sd = 0.1f;  // initial guide means ~ N(0, init_sd^2) and guide sds = init_sd
@@ -25,16 +30,19 @@ struct ModelConfig {
 
 // How to train; not part of the model.
 struct TrainConfig {
-  int epochs = 60;
-  size_t batch_size = 4096;  // 0 = full batch
-  float lr = 0.03f;
-  float lr_decay = 0.97f;  // multiplied into the learning rate after each epoch
-  float adam_beta1 = 0.9f, adam_beta2 = 0.999f, adam_eps = 1e-8f;
-  int patience = 8;  // epochs without held-out NLL improvement before stopping; 0 = never stop
-  // First epoch with pooling updates. Before it the fixed N(0,1) prior lets the factors grow;
-  // pooling from a still-random guide sets high prior precisions that prune most factor dimensions.
-  int pool_warmup = 10;
-  int pool_iters = 5;  // alternations of the closed-form M / L updates per pooling step
+  int epochs = 40;   // at most this many sweeps (users, then items, then the pooling updates)
+  // Stop when the last `patience` epochs improved the validation NLL (nats per entry) by less than
+  // min_improvement on the best before them; 0 = never stop early.
+  int patience = 5;
+  double min_improvement = 1e-3;
+  // Fraction of the training entries held back (by a hash of their ids and the seed) to choose
+  // the epoch to keep; 0 = none: all epochs run and the last is kept.
+  double valid_frac = 0.05;
+  // After the validation split has chosen the number of epochs, train again on all entries
+  // (validation included) for that many epochs from the same start, so the model has seen all the
+  // data it was given. false: keep the chosen epoch of the run without the validation entries.
+  bool refit = true;
+  int pool_iters = 5;  // alternations of the closed-form mean / covariance updates per pooling
   uint64_t seed = 1;
   int threads = 0;  // 0 = all hardware threads
   bool quiet = false;

@@ -1,6 +1,7 @@
-// Fold-in (DESIGN.md section 4): the exact Gaussian posterior of a user's factors and bias given
-// the item guide q(V), q(beta) and the user's group prior, by one (d+1) x (d+1) Cholesky solve.
-// Adds new users to a model (or refreshes known ones with extra entries) without retraining.
+// Fold-in (docs/model.md, "New users"): the exact Gaussian posterior of a user's factors and bias
+// given the item guide q(V), q(beta) and the user's prior, by one (d+1) x (d+1) Cholesky solve
+// (host/row_solver.hpp, the same solve that training runs on every row). Adds new users to a model
+// (or refreshes known ones with extra entries) without retraining.
 #pragma once
 
 #include <vector>
@@ -16,31 +17,37 @@ struct History {
   std::vector<float> values;
 };
 
-// Posterior of x = [u; alpha] given `h` under a prior with means / precisions (d + 1 of each).
-// Writes the posterior mean and marginal variances diag(Sigma) (the guide keeps marginals), and
-// the full covariance when asked.
+// Posterior of x = [u; alpha] given `h` under the prior N(prior_mean, prior_prec^-1) (dim = rank + 1
+// values and a dim x dim precision). The guide keeps the mean and the marginal variances diag(Sigma);
+// the full covariance comes on request.
 struct FoldInResult {
-  std::vector<double> mean, var;   // d + 1; the bias is the last entry
-  std::vector<double> covariance;  // (d + 1)^2, row-major; empty unless want_covariance
+  std::vector<double> mean, var;   // dim; the bias is the last entry
+  std::vector<double> covariance;  // dim x dim, row-major; empty unless want_covariance
 };
 FoldInResult fold_in_user(const Model& model, const History& h, const double* prior_mean,
                           const double* prior_prec, bool want_covariance = false);
 
-// Prior of a user of group `group` (or the population prior when group < 0), as d + 1 means and
-// precisions with the bias last.
-void user_prior(const Model& model, int group, std::vector<double>& mean,
-                std::vector<double>& prec);
+// The prior of a new user of `group` (-1: unknown group, the population) who brings `entries`
+// entries: the group's covariance (as a precision, dim x dim) and its size-biased mean for that
+// many entries (model.new_users), or the plain group mean when `plain` or when the model has none.
+void new_user_prior(const Model& model, int group, int entries, bool plain,
+                    std::vector<double>& mean, std::vector<double>& prec);
+
+struct FoldInOptions {
+  bool plain_prior = false;  // new users start from the plain group mean, not the size-biased one
+  int threads = 0;           // 0 = all hardware threads
+};
 
 struct FoldInReport {
   size_t added = 0, updated = 0, entries_used = 0, entries_unknown_item = 0;
 };
 
-// Folds every user of `table` (raw values) into `model`. A new user is appended, its prior that of
-// its group (from `user_groups`, else "default" when the model has groups, else the population). A
-// known user is updated by Bayes' rule with its current guide as the prior and the new entries as
-// data. Entries of items unknown to the model are skipped and counted. The seen lists and counts
-// grow accordingly. Multi-threaded over users.
+// Folds every user of `table` (raw values) into `model`. A new user is appended with the prior of
+// its group (from `user_groups`, else "default" when the model has groups, else the population),
+// see new_user_prior. A known user is updated by Bayes' rule with its current guide as the prior
+// and the new entries as data. Entries of items unknown to the model are skipped and counted. The
+// seen lists and counts grow accordingly. Multi-threaded over users.
 FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* user_groups,
-                           int threads);
+                           const FoldInOptions& options = {});
 
 }  // namespace ppmf

@@ -26,8 +26,10 @@ struct ResolvedPairs {
 
 // Resolves every entry of `table` against `model`. An unknown id goes to its group's prior when its
 // group is known (from `groups` given now, or "default" when the model was trained with a group
-// file and the id is absent from the one given now), else to the population prior.
+// file and the id is absent from the one given now), else to the population prior. For unknown
+// users that prior is the size-biased prior of a new user (see NewUserPrior) unless
+// `plain_user_prior`.
 ResolvedPairs resolve_pairs(const Model& model, const Ratings& table, const GroupFile* user_groups,
-                            const GroupFile* item_groups);
+                            const GroupFile* item_groups, bool plain_user_prior = false);
 
 }  // namespace ppmf

@@ -1,6 +1,6 @@
 // Saving and loading a trained Model as one binary file: a checksummed, versioned header and an
 // explicit little-endian payload. Saving replaces the file atomically; loading refuses any file
-// that is truncated, corrupt, inconsistent or of another format version, with a one-line
+// that is truncated, corrupt, inconsistent or of an unknown format version, with a one-line
 // ppmf::Error.
 #pragma once
 
@@ -11,8 +11,10 @@
 
 namespace ppmf {
 
-// Bumped whenever the payload layout changes; a build reads only its own version.
-constexpr uint32_t kModelFormatVersion = 1;
+// Bumped whenever the payload layout changes. This build writes version 2 (full-covariance group
+// priors, the size-biased prior of new users, validation metrics in the history) and also reads
+// version 1 (diagonal priors: loaded as diagonal covariances; no size-biased prior).
+constexpr uint32_t kModelFormatVersion = 2;
 
 void save_model(const Model& m, const std::string& path);
 Model load_model(const std::string& path);

@@ -1,5 +1,6 @@
-// The performance model of DESIGN.md section 6: the bytes a training step must move per observed
-// entry, against which every throughput is reported as a fraction of the memory bandwidth.
+// The performance model of an exact sweep (docs/performance.md): the bytes an epoch must move and
+// the floating-point work it must do per observed entry and per row, against which every
+// throughput is reported as a fraction of the device's measured copy bandwidth and FMA peak.
 #pragma once
 
 #include <cstddef>
@@ -9,25 +10,29 @@
 
 namespace ppmf {
 
-// Per entry: the four rows it reads (m_i, s_i^2, n_j, t_j^2) and the four gradient rows it adds
-// into; this is all the entry kernels move.
-inline double entry_bytes_per_entry(int rank) {
-  return 8.0 * 4.0 * rank;
+// Per entry and side of a sweep: the counterpart's mean and variance rows (2 dim floats) and the
+// entry itself (counterpart index and value). Rows are read at random; this is what the
+// accumulation must fetch.
+inline double sweep_bytes_per_entry(int rank) {
+  return 4.0 * (2.0 * (rank + 1) + 2.0);
 }
 
-// Plus, per touched row (touched_rows_per_entry of them per entry): the lazy Adam update reads the
-// two gradient rows, reads and writes mean, log-sd and their four moment rows, and writes s^2.
-// Biases add two floats per row and are ignored.
-inline double step_bytes_per_entry(int rank, double touched_rows_per_entry) {
-  return entry_bytes_per_entry(rank) + touched_rows_per_entry * 15.0 * 4.0 * rank;
+// Per entry and side: the lower triangle of the rank-1 update w w^T (dim (dim + 1) / 2 multiply-
+// adds) and t w (dim), counted as 2 flops per multiply-add.
+inline double sweep_flops_per_entry(int rank) {
+  const double m = rank + 1;
+  return m * (m + 1) + 2 * m;
+}
+
+// Per solved row: Cholesky (m^3 / 3), the diagonal of the inverse (m^3 / 3) and two triangular
+// solves (2 m^2), in flops.
+inline double sweep_flops_per_row(int rank) {
+  const double m = rank + 1;
+  return 2.0 * m * m * m / 3.0 + 2.0 * m * m;
 }
 
 // The benchmarks' generated problem: users uniform, items Zipf-like (a squared uniform index, so
 // popular items are drawn far more often), values N(3, 1); ids "0".."n-1". Pairs may repeat.
 Ratings generate_bench_problem(int users, int items, size_t nnz, uint64_t seed);
-
-// Distinct rows (users plus items) per entry in a batch of `batch` entries drawn uniformly from
-// `r`: the touched_rows_per_entry of step_bytes_per_entry.
-double touched_rows_per_entry(const Ratings& r, size_t batch, uint64_t seed);
 
 }  // namespace ppmf

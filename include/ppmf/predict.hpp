@@ -21,7 +21,10 @@ struct Predictions {
   std::vector<int32_t> user_index;  // extended user index per entry (for bucketing)
 };
 
+// Unknown users are predicted from the size-biased prior of a new user unless `plain_user_prior`
+// (see resolve_pairs).
 Predictions predict_table(Backend& backend, const Model& model, const Ratings& table,
-                          const GroupFile* user_groups, const GroupFile* item_groups);
+                          const GroupFile* user_groups, const GroupFile* item_groups,
+                          bool plain_user_prior = false);
 
 }  // namespace ppmf

@@ -15,6 +15,10 @@ struct Split {
 // A uniformly random entry split: exactly round(test_frac * n) entries held out, seeded.
 Split split_random(const Ratings& all, double test_frac, uint64_t seed);
 
+// Entry (user, item) is held out when a hash of its two ids and the seed falls below `frac`: the
+// same entries whatever the file order or the partitioning of the data (the validation split).
+Split split_by_hash(const Ratings& all, double frac, uint64_t seed);
+
 // CSV with the table's string ids and values printed to round-trip a float; `values` (one per
 // entry) replaces the table's own values when given.
 void write_ratings_csv(const Ratings& r, const std::string& path,

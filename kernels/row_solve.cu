@@ -1,0 +1,180 @@
+// The exact row solves on the GPU (see row_solve.cuh).
+#include <algorithm>
+
+#include "cuda_check.cuh"
+#include "row_solve.cuh"
+
+namespace ppmf::cuda {
+namespace {
+
+constexpr int kSolveThreads = 128;
+constexpr int kStage = 32;  // entries staged in shared memory per round
+
+struct SolveArgs {
+  SideView s, o;
+  int begin, end;
+  float mu0;
+  double inv_sigma2;
+  int* failed;
+  double* global_p;  // nullptr: P in shared memory; else one dim x dim slab per block
+};
+
+// Cell c of a lower triangle enumerated row by row ((0,0), (1,0), (1,1), (2,0), ...) -> (r, col).
+__device__ __forceinline__ void triangle_cell(int c, int& r, int& col) {
+  r = static_cast<int>((sqrtf(8.f * static_cast<float>(c) + 1.f) - 1.f) * 0.5f);
+  while (r * (r + 1) / 2 > c) --r;
+  while ((r + 1) * (r + 2) / 2 <= c) ++r;
+  col = c - r * (r + 1) / 2;
+}
+
+__global__ void __launch_bounds__(kSolveThreads) solve_kernel(SolveArgs a) {
+  extern __shared__ double smem[];
+  __shared__ int bad;
+  const int dim = a.s.dim, rank = a.s.rank, ld = a.s.stride;
+  const bool shared_p = a.global_p == nullptr;
+  double* P = shared_p ? smem : a.global_p + static_cast<size_t>(blockIdx.x) * dim * dim;
+  double* b = shared_p ? smem + dim * dim : smem;
+  float* W = reinterpret_cast<float*>(b + dim);  // kStage rows: [v_mean; 1]
+  float* V = W + kStage * ld;                    // kStage rows: [v_var; 0]
+  float* T = V + kStage * ld;                    // kStage targets
+  const int tid = threadIdx.x, nt = blockDim.x;
+  const int cells = dim * (dim + 1) / 2;
+
+  for (int row = a.begin + blockIdx.x; row < a.end; row += gridDim.x) {
+    const int64_t e0 = a.s.offsets[row], e1 = a.s.offsets[row + 1];
+    if (e0 == e1) continue;  // no data: the row keeps its guide (same decision for the block)
+    for (int c = tid; c < dim * dim; c += nt) P[c] = 0.0;
+    for (int k = tid; k < dim; k += nt) b[k] = 0.0;
+    __syncthreads();
+
+    // 1. Accumulate sum_e E[w w^T] (lower triangle) and sum_e t_e w_e.
+    for (int64_t base = e0; base < e1; base += kStage) {
+      const int m = static_cast<int>(e1 - base < kStage ? e1 - base : kStage);
+      for (int idx = tid; idx < m * dim; idx += nt) {
+        const int e = idx / dim, k = idx - e * dim;
+        const int32_t j = a.s.other[base + e];
+        const float* ym = a.o.mean_of(j);
+        W[e * ld + k] = k < rank ? ym[k] : 1.f;
+        V[e * ld + k] = k < rank ? a.o.var_of(j)[k] : 0.f;
+        if (k == rank) T[e] = math::solve_target(a.s.value[base + e], a.mu0, ym[rank]);
+      }
+      __syncthreads();
+      for (int c = tid; c < cells; c += nt) {
+        int r, col;
+        triangle_cell(c, r, col);
+        double acc = P[r * dim + col];
+        for (int e = 0; e < m; ++e) acc += static_cast<double>(W[e * ld + r] * W[e * ld + col]);
+        if (r == col)
+          for (int e = 0; e < m; ++e) acc += V[e * ld + r];
+        P[r * dim + col] = acc;
+      }
+      for (int k = tid; k < dim; k += nt) {
+        double acc = b[k];
+        for (int e = 0; e < m; ++e) acc += static_cast<double>(T[e] * W[e * ld + k]);
+        b[k] = acc;
+      }
+      __syncthreads();
+    }
+
+    // 2. Add the group prior: P = P0 + P / sigma^2, b = P0 M + b / sigma^2.
+    const size_t g = static_cast<size_t>(a.s.group[row]);
+    const double* P0 = a.s.prec + g * dim * dim;
+    for (int c = tid; c < dim * dim; c += nt) {
+      const int r = c / dim, col = c - r * dim;
+      if (col <= r) P[c] = P[c] * a.inv_sigma2 + P0[c];
+    }
+    for (int k = tid; k < dim; k += nt) b[k] = b[k] * a.inv_sigma2 + a.s.prec_mean[g * dim + k];
+    if (tid == 0) bad = 0;
+    __syncthreads();
+
+    // 3. Cholesky P = L L^T in the lower triangle.
+    for (int j = 0; j < dim; ++j) {
+      if (tid == 0) {
+        double d = P[j * dim + j];
+        if (!(d > 0.0) || !isfinite(d)) {
+          bad = 1;
+          d = 1.0;  // carry on without NaNs; the row is not written
+        }
+        P[j * dim + j] = sqrt(d);
+      }
+      __syncthreads();
+      const double djj = P[j * dim + j];
+      for (int i = j + 1 + tid; i < dim; i += nt) P[i * dim + j] /= djj;
+      __syncthreads();
+      const int rest = dim - j - 1;
+      for (int c = tid; c < rest * (rest + 1) / 2; c += nt) {
+        int r, col;
+        triangle_cell(c, r, col);
+        const int i = j + 1 + r, k = j + 1 + col;
+        P[i * dim + k] -= P[i * dim + j] * P[k * dim + j];
+      }
+      __syncthreads();
+    }
+
+    // 4. L y = b, then L^T x = y, in b.
+    for (int j = 0; j < dim; ++j) {
+      if (tid == 0) b[j] /= P[j * dim + j];
+      __syncthreads();
+      for (int i = j + 1 + tid; i < dim; i += nt) b[i] -= P[i * dim + j] * b[j];
+      __syncthreads();
+    }
+    for (int j = dim - 1; j >= 0; --j) {
+      if (tid == 0) b[j] /= P[j * dim + j];
+      __syncthreads();
+      for (int i = tid; i < j; i += nt) b[i] -= P[j * dim + i] * b[j];
+      __syncthreads();
+    }
+
+    // 5-6. Column c of L^-1 (W[r][c], r >= c; W[r][c] kept at P[c][r] for r > c), the variance
+    // sum_r W[r][c]^2, and the row written back.
+    if (bad) {
+      if (tid == 0) atomicExch(a.failed, 1);
+    } else {
+      float* mean = a.s.mean_of(row);
+      float* var = a.s.var_of(row);
+      float* logsd = a.s.logsd + static_cast<size_t>(row) * a.s.stride;
+      for (int c = tid; c < dim; c += nt) {
+        const double wcc = 1.0 / P[c * dim + c];
+        double sum = wcc * wcc;
+        for (int r = c + 1; r < dim; ++r) {
+          double acc = P[r * dim + c] * wcc;
+          for (int k = c + 1; k < r; ++k) acc += P[r * dim + k] * P[c * dim + k];
+          const double w = -acc / P[r * dim + r];
+          P[c * dim + r] = w;
+          sum += w * w;
+        }
+        const float w = math::clamp_logsd(0.5f * logf(static_cast<float>(sum)));
+        mean[c] = static_cast<float>(b[c]);
+        logsd[c] = w;
+        var[c] = expf(2.0f * w);
+      }
+    }
+    __syncthreads();  // P and b are reused by the next row
+  }
+}
+
+}  // namespace
+
+void solve_rows(const SideView& side, const SideView& other, int begin, int end, float mu0,
+                float sigma2, int* failed, DeviceBuffer<double>& scratch, int sm_count,
+                cudaStream_t stream) {
+  if (begin >= end) return;
+  const int dim = side.dim;
+  const bool shared_p = dim <= kMaxSharedDim;
+  const size_t p_bytes = static_cast<size_t>(dim) * dim * sizeof(double);
+  const size_t smem = (shared_p ? p_bytes : 0) + dim * sizeof(double) +
+                      (2 * static_cast<size_t>(kStage) * side.stride + kStage) * sizeof(float);
+  // Enough blocks to fill the device several times over; with P in global memory, at most 1 GB
+  // of slabs.
+  long long blocks = std::min<long long>(end - begin, static_cast<long long>(sm_count) * 8);
+  if (!shared_p) blocks = std::max<long long>(1, std::min<long long>(blocks, (1LL << 30) / p_bytes));
+  if (!shared_p) scratch.ensure(static_cast<size_t>(blocks) * dim * dim);
+  PPMF_CUDA_CHECK(cudaFuncSetAttribute(solve_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(smem)));
+  SolveArgs args{side,   other, begin,  end, mu0, 1.0 / sigma2, failed,
+                 shared_p ? nullptr : scratch.data()};
+  solve_kernel<<<static_cast<unsigned>(blocks), kSolveThreads, smem, stream>>>(args);
+  PPMF_CUDA_CHECK_LAUNCH("solve_kernel");
+}
+
+}  // namespace ppmf::cuda

@@ -1,0 +1,33 @@
+// The exact row solves of a sweep on the GPU. CPU twin: RowSolver (host/row_solver.cpp) driven by
+// CpuBackend::solve_rows (host/cpu_backend.cpp); the formulas are in host/row_solver.hpp.
+//
+// One thread block per row (grid-stride over the rows of the range):
+//   1. the row's entries go through shared memory 32 at a time (counterpart mean and variance
+//      rows, and the target); each thread owns cells of the lower triangle of
+//      P = sum_e E[w_e w_e^T] and accumulates them in double, reading the staged rows;
+//   2. P = P0 + P / sigma^2, b = P0 M + b / sigma^2 with the row's group prior (double);
+//   3. a right-looking Cholesky, column by column (the trailing update spread over the block);
+//   4. forward and back substitution for the mean;
+//   5. the marginal variances diag(P^-1): thread c solves for column c of L^-1, kept in the (free)
+//      strict upper triangle of P, and sums its squares;
+//   6. mean, log-sd (clamped) and variance written back.
+// P lives in shared memory up to dim = kMaxSharedDim (the usual ranks); beyond, each block in
+// flight uses its own slab of a global scratch buffer (slower, still correct).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "device_buffer.cuh"
+#include "device_side.cuh"
+
+namespace ppmf::cuda {
+
+constexpr int kMaxSharedDim = 96;
+
+// Solves rows [begin, end) of `side` given `other`. `failed` (device, one int) is set to 1 when
+// some row's precision is not positive definite; `scratch` grows as needed for large ranks.
+void solve_rows(const SideView& side, const SideView& other, int begin, int end, float mu0,
+                float sigma2, int* failed, DeviceBuffer<double>& scratch, int sm_count,
+                cudaStream_t stream);
+
+}  // namespace ppmf::cuda
