@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Accuracy on the public data sets in ../shared/data (each skipped when absent): 90/10 random entry
 # splits, pooled vs unpooled vs bias-only (rank 0), RMSE overall and for users with <= 5 training
-# entries, held-out NLL and 90% coverage. Prints a Markdown table on stdout; logs go to $OUT_DIR.
+# entries (users unseen in training predicted from the size-biased new-user prior, and from the
+# plain group prior: in a random entry split such users are light ones, not the users who go on to
+# make most entries), held-out NLL and 90% coverage. Prints a Markdown table on stdout; logs go to
+# $OUT_DIR.
 #
 # Usage: bench/accuracy.sh [DATA_DIR] [SEED]      (defaults: ../shared/data, 1)
 set -euo pipefail
@@ -10,17 +13,18 @@ data=${1:-$root/../shared/data}
 seed=${2:-1}
 bin=${PPMF_BIN:-$root/build/ppmf-gpu}
 out=${OUT_DIR:-$(mktemp -d)}
+mkdir -p "$out"
 [ -x "$bin" ] || { echo "accuracy.sh: build first ($bin not found)" >&2; exit 1; }
 [ -d "$data" ] || { echo "accuracy.sh: no data directory $data" >&2; exit 1; }
 
-echo "| data set | model | rank | test RMSE | RMSE, users <= 5 train | NLL | 90% coverage | train s |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| data set | model | rank | test RMSE | RMSE, users <= 5 train | same, plain prior | NLL | 90% coverage | train s |"
+echo "|---|---|---|---|---|---|---|---|---|"
 
 # run NAME FILE MODEL RANK [train options...]
 run() {
   local name=$1 file=$2 label=$3 rank=$4
   shift 4
-  [ -f "$file" ] || { echo "| $name | (absent: $file) | | | | | | |"; return; }
+  [ -f "$file" ] || { echo "| $name | (absent: $file) | | | | | | | |"; return; }
   local tag="${name// /_}-$label-r$rank"
   local start end
   start=$(date +%s.%N)
@@ -28,13 +32,17 @@ run() {
     --split-out "$out/$tag.split" --out "$out/$tag.ppmf" "$@" >"$out/$tag.train.log" 2>&1
   end=$(date +%s.%N)
   "$bin" eval --model "$out/$tag.ppmf" --data "$out/$tag.split/test.csv" --device cpu >"$out/$tag.eval"
+  "$bin" eval --model "$out/$tag.ppmf" --data "$out/$tag.split/test.csv" --device cpu --plain-prior \
+    >"$out/$tag.plain.eval"
   awk -v name="$name" -v label="$label" -v rank="$rank" -v secs="$(awk "BEGIN { print $end - $start }")" '
-    $1 == "all" { rmse = $3; nll = $5; cov = $6 }
-    $1 == "0" || $1 == "1" || $1 == "2-5" { if ($2 > 0) { n += $2; sse += $2 * $3 * $3 } }
+    FNR == 1 { file++ }
+    file == 1 && $1 == "all" { rmse = $3; nll = $5; cov = $6 }
+    $1 == "0" || $1 == "1" || $1 == "2-5" { if ($2 > 0) { n[file] += $2; sse[file] += $2 * $3 * $3 } }
     END {
-      light = n > 0 ? sprintf("%.4f (%d)", sqrt(sse / n), n) : "-"
-      printf "| %s | %s | %s | %.4f | %s | %.4f | %.3f | %.1f |\n", name, label, rank, rmse, light, nll, cov, secs
-    }' "$out/$tag.eval"
+      light = n[1] > 0 ? sprintf("%.4f (%d)", sqrt(sse[1] / n[1]), n[1]) : "-"
+      plain = n[2] > 0 ? sprintf("%.4f", sqrt(sse[2] / n[2])) : "-"
+      printf "| %s | %s | %s | %.4f | %s | %s | %.4f | %.3f | %.1f |\n", name, label, rank, rmse, light, plain, nll, cov, secs
+    }' "$out/$tag.eval" "$out/$tag.plain.eval"
 }
 
 ml=$data/movielens-100k/u.data

@@ -1,99 +1,173 @@
 #!/usr/bin/env bash
-# The one prepared GPU check: builds for sm_90, runs the test suite (GPU tests included), runs
-# `ppmf-gpu bench` at ranks 32, 64 and 128 on a 100-million-entry problem, trains MovieLens 100K
-# on the GPU and on the CPU, races NumPyro's SVI against ppmf-gpu to the same held-out RMSE on
-# MovieLens 100K and on generated AVOD data, and prints a short table last. Logs and JSON go to
-# $OUT (the device tool's output folder) or bench/local/gpu_check.
+# The one prepared GPU check: build, a smoke test that stops everything when it fails, the CUDA
+# tests (every launch synchronised and checked), the whole suite, compute-sanitizer on the CUDA
+# tests, `ppmf-gpu bench` at ranks 32, 64 and 128 on 100 M entries, MovieLens 100K on GPU and
+# CPU, and NumPyro's SVI against ppmf-gpu on MovieLens 100K; a summary table last.
 #
-# Needs bench/data/u.data: a copy of MovieLens 100K's u.data (git-ignored; carry bench/data):
-#   mkdir -p bench/data && cp ../shared/data/movielens-100k/u.data bench/data/
+# How to run it (GPU time is scarce: dry-run here after every change to this script):
+#   1. here, once:   bash bench/prepare_gpu_check.sh          (fills bench/data, bench/local/googletest)
+#   2. here:         bash bench/gpu_check.sh --dry            (every phase on the CPU, ~3 minutes)
+#   3. the device:   run  command "bash bench/gpu_check.sh"
+#                         carry   ["bench/data", "bench/local/googletest"]
+#                         timeout_s 540     (the phases' own limits add up to about 8 minutes)
+# It writes at most 8 small files to $OUT (summary.txt, steps.log, build.log, tests.log,
+# sanitizer.log, bench.json, ml.json, numpyro.json); scratch goes to /tmp. Then record every number
+# in bench/RESULTS.md with the card, date and commit.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-out=${OUT:-$root/bench/local/gpu_check}
-mkdir -p "$out"
-build=$root/build-gpu
+dry=0
+[ "${1:-}" = "--dry" ] && dry=1
+out=${OUT:-/tmp/ppmf_gpu_check_out}
+scratch=/tmp/ppmf_gpu_check
+mkdir -p "$out" "$scratch"
+build=$scratch/build
 bin=$build/ppmf-gpu
 start=$SECONDS
+dev=0
+[ $dry = 1 ] && dev=cpu
 note() { echo "[$((SECONDS - start))s] $*" | tee -a "$out/steps.log" >&2; }
-
-note "configure + build (sm_90)"
-gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
-cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >"$out/cmake.log" 2>&1 &&
-  cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1 || { note "BUILD FAILED"; tail -40 "$out/build.log"; exit 1; }
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv >"$out/nvidia-smi.csv" 2>&1
-"$bin" devices | tee "$out/devices.txt" >&2
-
-note "tests"
-ctest --test-dir "$build" -j8 --output-on-failure >"$out/ctest.log" 2>&1
-tests=$(grep -E "tests passed|tests failed" "$out/ctest.log" | tail -1)
-cuda_tests=$("$build/tests/ppmf_tests" --gtest_filter='*Cuda*' 2>&1 | tee "$out/cuda_tests.log" |
-  grep -E "^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test" | tr -s ' \n' ' ')
-
-note "sweep microbenchmarks"
-[ -x "$build/bench/bench_cuda_sweep" ] && "$build/bench/bench_cuda_sweep" --benchmark_min_time=0.2 >"$out/bench_cuda_sweep.txt" 2>&1
-
-note "ppmf-gpu bench, ranks 32 64 128 (100M entries, generated once)"
-"$bin" bench --device 0 --users 2000000 --items 200000 --nnz 100000000 --rank 32,64,128 \
-  --json "$out/bench.json" >"$out/bench.txt" 2>&1 || note "bench FAILED: $(tail -1 "$out/bench.txt")"
-
-# time_to FILE TARGET: seconds (cumulative) until the held-out RMSE first reaches TARGET.
-time_to() {
-  python3 - "$1" "$2" <<'PY'
-import json, sys
-m, target, t = json.load(open(sys.argv[1])), float(sys.argv[2]), 0.0
-for e in m["epochs"]:
-    t += e["seconds"]
-    if e["test_rmse"] is not None and e["test_rmse"] <= target:
-        print(f"{t:.3f}"); break
-else:
-    print("never")
-PY
+# phase NAME SECONDS LOG COMMAND...: runs COMMAND (a shell function too) with its output appended to
+# LOG, in its own process group, killed with everything it started when the time limit passes; the
+# phase's status is the command's (124 on the time limit).
+set -m
+phase() {
+  local name=$1 limit=$2 log=$3
+  shift 3
+  note "$name (limit ${limit}s)"
+  "$@" >>"$log" 2>&1 &
+  local pid=$! rc
+  (sleep "$limit"; kill -TERM -- -"$pid" 2>/dev/null; sleep 10; kill -KILL -- -"$pid" 2>/dev/null) &
+  local watchdog=$!
+  wait "$pid"
+  rc=$?
+  if kill -0 "$watchdog" 2>/dev/null; then
+    kill -- -"$watchdog" 2>/dev/null
+  else
+    rc=124
+  fi
+  wait "$watchdog" 2>/dev/null
+  [ $rc = 0 ] || note "$name: FAILED (exit $rc$([ $rc = 124 ] && echo ', time limit'))"
+  return $rc
 }
-best_rmse() { python3 -c "import json,sys; m=json.load(open(sys.argv[1])); print(min(e['test_rmse'] for e in m['epochs']))" "$1"; }
+keep_tail() { tail -c 200000 "$1" >"$2" 2>/dev/null; }  # files back from the device stay small
 
-note "MovieLens 100K: GPU and CPU"
+# 1. Build only what runs: the CLI, the CUDA plugin, the test binary (GoogleTest from the carried
+# sources when the system has none; no Google Benchmark).
+gtest=()
+[ -f bench/local/googletest/CMakeLists.txt ] && gtest=(-DPPMF_GTEST_SOURCE_DIR="$root/bench/local/googletest")
+gen=()
+command -v ninja >/dev/null && gen=(-G Ninja)
+build_all() {
+  cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DPPMF_BUILD_BENCH=OFF "${gtest[@]}" &&
+    cmake --build "$build" -j"$(nproc)" --target ppmf-gpu ppmf_tests
+}
+phase "build" 300 "$scratch/build.log" build_all
+build_rc=$?
+keep_tail "$scratch/build.log" "$out/build.log"
+[ $build_rc = 0 ] || { tail -30 "$scratch/build.log"; exit 1; }
+
+# 2. Smoke: the device is seen and trains; nothing else runs if this fails.
+smoke() {
+  if [ $dry = 0 ]; then nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv; fi
+  "$bin" devices
+  "$bin" train --device "$dev" --epochs 2 --valid-frac 0 --rank 8 --quiet --out "$scratch/smoke.ppmf"
+}
+phase "smoke" 60 "$scratch/smoke.log" smoke
+smoke_rc=$?
+cat "$scratch/smoke.log" >>"$out/steps.log"
+[ $smoke_rc = 0 ] || { note "smoke failed: $(tail -3 "$scratch/smoke.log" | tr '\n' ' ')"; exit 1; }
+
+# 3. Tests: the CUDA tests with every launch synchronised and checked (a fault names its kernel),
+# then the whole suite.
+PPMF_CUDA_SYNC=1 phase "cuda tests (PPMF_CUDA_SYNC=1)" 150 "$scratch/tests.log" \
+  "$build/tests/ppmf_tests" --gtest_filter='*Cuda*'
+phase "all tests" 150 "$scratch/tests.log" ctest --test-dir "$build" -j8 --output-on-failure
+cuda_tests=$(grep -E "^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test" "$scratch/tests.log" | head -3 | tr -s ' \n' ' ')
+all_tests=$(grep -E "tests passed|tests failed" "$scratch/tests.log" | tail -1)
+keep_tail "$scratch/tests.log" "$out/tests.log"
+
+# 4. compute-sanitizer on the CUDA tests that exercise every kernel on small problems.
+sanitized="skipped (dry run)"
+if [ $dry = 0 ] && command -v compute-sanitizer >/dev/null; then
+  filter='SolveRows.*:TrainPass.*:GroupMoments.*:Predict.*:ScoreAllItems.*'
+  for tool in memcheck racecheck; do
+    phase "compute-sanitizer $tool" 60 "$scratch/sanitizer.log" compute-sanitizer --tool "$tool" \
+      --error-exitcode 3 "$build/tests/ppmf_tests" --gtest_filter="$filter"
+    sanitized="$sanitized $tool:$?"
+  done
+  sanitized=${sanitized#skipped (dry run)}
+  keep_tail "$scratch/sanitizer.log" "$out/sanitizer.log"
+fi
+
+# 5. Throughput: the exact sweeps at ranks 32, 64, 128 (the dry run: a small problem).
+if [ $dry = 0 ]; then size=(--users 2000000 --items 200000 --nnz 100000000); else size=(--users 20000 --items 4000 --nnz 200000); fi
+phase "ppmf-gpu bench" 150 "$scratch/bench.txt" "$bin" bench --device "$dev" "${size[@]}" \
+  --rank 32,64,128 --json "$out/bench.json"
+
+# 6. MovieLens 100K on the GPU and the CPU, the same split; then NumPyro's SVI of the same model to
+# ppmf-gpu's held-out RMSE.
 ml=bench/data/u.data
-for dev in 0 cpu; do
-  "$bin" train --data "$ml" --test-frac 0.1 --seed 1 --rank 32 --device "$dev" --split-out "$out/ml" \
-    --metrics-json "$out/ml_$dev.json" --out "$out/ml_$dev.ppmf" >"$out/ml_$dev.txt" 2>"$out/ml_$dev.log" ||
-    note "ML100K on $dev FAILED: $(tail -1 "$out/ml_$dev.log")"
-done
-
-note "NumPyro vs ppmf-gpu, MovieLens 100K"
-ml_target=0.93
-python3 bench/numpyro_ppmf.py --train "$out/ml/train.csv" --test "$out/ml/test.csv" --rank 32 --batch 4096 \
-  --target "$ml_target" --max-seconds 60 --label movielens-100k >"$out/numpyro_ml.json" 2>"$out/numpyro_ml.log" ||
-  note "NumPyro ML FAILED: $(tail -1 "$out/numpyro_ml.log")"
-
-note "NumPyro vs ppmf-gpu, generated AVOD data"
-"$bin" synth --out "$out/avod" --users 200000 --items 20000 --seed 1 >/dev/null
-"$bin" train --data "$out/avod/ratings.csv" --transform log1p --test-frac 0.1 --seed 1 --rank 32 --device 0 \
-  --split-out "$out/avod_split" --metrics-json "$out/avod_gpu.json" --out "$out/avod.ppmf" \
-  >"$out/avod_gpu.txt" 2>"$out/avod_gpu.log" || note "AVOD on GPU FAILED: $(tail -1 "$out/avod_gpu.log")"
-avod_target=$(python3 -c "print(round(1.02 * float('$(best_rmse "$out/avod_gpu.json" 2>/dev/null || echo 9)'), 4))")
-python3 bench/numpyro_ppmf.py --train "$out/avod_split/train.csv" --test "$out/avod_split/test.csv" --rank 32 \
-  --batch 65536 --transform log1p --target "$avod_target" --max-seconds 60 --label avod \
-  >"$out/numpyro_avod.json" 2>"$out/numpyro_avod.log" || note "NumPyro AVOD FAILED: $(tail -1 "$out/numpyro_avod.log")"
+[ -f "$ml" ] || note "$ml is missing: run bench/prepare_gpu_check.sh here and carry bench/data"
+ml_run() {
+  for d in $(printf '%s\n' "$dev" cpu | sort -u); do
+    "$bin" train --data "$ml" --test-frac 0.1 --seed 1 --rank 32 --device "$d" --split-out "$scratch/ml" \
+      --metrics-json "$scratch/ml_$d.json" --out "$scratch/ml_$d.ppmf" >"$scratch/ml_$d.txt" 2>&1 || return 1
+  done
+}
+ml_rmse() { grep -E '^test_rmse' "$1" | awk '{print $2}'; }
+phase "MovieLens 100K on $(printf "%s\n" "$dev" cpu | sort -u | tr "\n" " ")" 60 "$scratch/ml.log" ml_run
+python3 - "$scratch" "$dev" >"$out/ml.json" <<'PY'
+import json, sys
+scratch, dev = sys.argv[1], sys.argv[2]
+runs = {}
+for d in dict.fromkeys([dev, "cpu"]):
+    try:
+        m = json.load(open(f"{scratch}/ml_{d}.json"))
+        text = open(f"{scratch}/ml_{d}.txt").read()
+        rmse = [l.split()[1] for l in text.splitlines() if l.startswith("test_rmse")]
+        runs[d] = {"test_rmse": float(rmse[0]) if rmse else None,
+                   "train_seconds": sum(e["seconds"] for e in m["epochs"]), "epochs": len(m["epochs"])}
+    except Exception as e:
+        runs[d] = {"error": str(e)}
+print(json.dumps(runs))
+PY
+target=$(ml_rmse "$scratch/ml_$dev.txt")
+if [ -n "$target" ] && python3 -c "import numpyro" 2>/dev/null; then
+  numpyro() {
+    python3 bench/numpyro_ppmf.py --train "$scratch/ml/train.csv" --test "$scratch/ml/test.csv" \
+      --rank 32 --batch 4096 --target "$(python3 -c "print(round(1.02 * $target, 4))")" \
+      --max-seconds 60 --label movielens-100k >"$out/numpyro.json"
+  }
+  phase "NumPyro vs ppmf-gpu, MovieLens 100K" 120 "$scratch/numpyro.log" numpyro
+else
+  echo '{"skipped": "numpyro not installed or no ppmf-gpu result"}' >"$out/numpyro.json"
+fi
 
 note "done"
 {
-  echo "== gpu_check summary ($(head -2 "$out/nvidia-smi.csv" | tail -1), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)) =="
-  echo "tests: $tests | cuda tests: $cuda_tests"
-  printf "%-6s %14s %14s %12s %12s %10s\n" rank user_ent/s item_ent/s user_GFLOP/s item_GFLOP/s epoch_s
+  echo "== gpu_check summary ($([ $dry = 1 ] && echo 'DRY RUN on the CPU' || nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)) =="
+  echo "cuda tests (synchronised): $cuda_tests | all tests: $all_tests | compute-sanitizer: $sanitized"
+  printf "%-5s %13s %13s %12s %12s %8s %8s %9s\n" rank user_ent/s item_ent/s user_GFLOP/s item_GFLOP/s of_peak of_copy epoch_s
   python3 - "$out/bench.json" <<'PY'
 import json, sys
 try:
     rows = json.load(open(sys.argv[1]))
 except Exception:
     rows = []
-    print("bench: failed (see bench.txt)")
+    print("bench: failed (see steps.log)")
 for b in rows:
-    print("%-6d %14.4g %14.4g %12.1f %12.1f %10.3f" % (b["rank"], b["user_sweep_entries_per_s"], b["item_sweep_entries_per_s"],
-          b["user_sweep_flops_per_s"] / 1e9, b["item_sweep_flops_per_s"] / 1e9, b["epoch_seconds"]))
+    print("%-5d %13.4g %13.4g %12.1f %12.1f %7.1f%% %7.1f%% %9.3f" % (
+        b["rank"], b["user_sweep_entries_per_s"], b["item_sweep_entries_per_s"],
+        b["user_sweep_flops_per_s"] / 1e9, b["item_sweep_flops_per_s"] / 1e9,
+        100 * b["user_sweep_flops_per_s"] / b["peak_flops_per_s"],
+        100 * b["user_sweep_entries_per_s"] * 4 * (2 * (b["rank"] + 1) + 2) / b["copy_bytes_per_s"],
+        b["epoch_seconds"]))
+if rows:
+    print("peak %.1f GFLOP/s, copy %.1f GB/s" % (rows[0]["peak_flops_per_s"] / 1e9, rows[0]["copy_bytes_per_s"] / 1e9))
 PY
-  for dev in 0 cpu; do echo "ML100K device $dev: $(grep -E '^test_rmse' "$out/ml_$dev.txt" 2>/dev/null | tr -s ' ') $(grep -E 'train_s|epochs' "$out/ml_$dev.txt" 2>/dev/null | tr -s ' ' | tr '\n' ' ')"; done
-  echo "ML100K to RMSE $ml_target: ppmf-gpu $(time_to "$out/ml_0.json" $ml_target 2>/dev/null) s | numpyro $(cat "$out/numpyro_ml.json" 2>/dev/null)"
-  echo "AVOD to RMSE $avod_target: ppmf-gpu $(time_to "$out/avod_gpu.json" "$avod_target" 2>/dev/null) s | numpyro $(cat "$out/numpyro_avod.json" 2>/dev/null)"
+  echo "MovieLens 100K: $(cat "$out/ml.json")"
+  echo "NumPyro: $(cat "$out/numpyro.json")"
   echo "total ${SECONDS}s"
 } | tee "$out/summary.txt"

@@ -1,24 +1,112 @@
-// Picks the backend for a --device request. The only place that asks whether CUDA was built.
+// Picks the backend for a --device request, and loads the CUDA plugin (libppmf_cuda.so) when, and
+// only when, a GPU is asked for or "auto" finds one: the CPU path never maps the CUDA runtime or
+// cuBLAS, so CPU commands start as fast as a CPU-only build's.
+//
+// The plugin is looked for beside this library (the same directory in the build tree and after
+// installation), or at $PPMF_CUDA_PLUGIN. "auto" first asks the driver (libcuda.so.1, the driver
+// API, no runtime) whether there is a device at all.
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
+#include "build_id.hpp"
 #include "cpu_backend.hpp"
+#include "cuda_plugin.hpp"
 #include "ppmf/backend.hpp"
 #include "ppmf/common.hpp"
 #include "ppmf/devices.hpp"
 
-#if PPMF_WITH_CUDA
-#include "cuda_backend.hpp"
-#endif
-
 namespace ppmf {
+namespace {
 
-#if !PPMF_WITH_CUDA
-std::vector<GpuInfo> list_gpus(std::string* why_none) {
-  if (why_none) *why_none = "this build has no CUDA support (built without a CUDA compiler)";
-  return {};
+// The plugin once loaded (never unloaded: backends it made may outlive any one call).
+struct Plugin {
+  bool tried = false;
+  std::string error;  // why it could not be used
+  decltype(&ppmf_cuda_plugin_list_gpus) list = nullptr;
+  decltype(&ppmf_cuda_plugin_make_backend) make = nullptr;
+};
+
+std::string plugin_path() {
+  if (const char* env = std::getenv("PPMF_CUDA_PLUGIN"); env != nullptr && *env != '\0') return env;
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&plugin_path), &info) == 0 || info.dli_fname == nullptr)
+    return "libppmf_cuda.so";
+  std::string dir = info.dli_fname;
+  const size_t slash = dir.rfind('/');
+  dir = slash == std::string::npos ? "." : dir.substr(0, slash);
+  return dir + "/libppmf_cuda.so";
 }
+
+Plugin& plugin() {
+  static Plugin p;
+  if (p.tried) return p;
+  p.tried = true;
+#if !PPMF_WITH_CUDA
+  p.error = "this build has no CUDA support (built without a CUDA compiler)";
+  return p;
 #endif
+  const std::string path = plugin_path();
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    p.error = "cannot load the CUDA plugin " + path + ": " + (why ? why : "unknown error");
+    return p;
+  }
+  const auto abi = reinterpret_cast<decltype(&ppmf_cuda_plugin_abi)>(dlsym(handle, "ppmf_cuda_plugin_abi"));
+  p.list = reinterpret_cast<decltype(p.list)>(dlsym(handle, "ppmf_cuda_plugin_list_gpus"));
+  p.make = reinterpret_cast<decltype(p.make)>(dlsym(handle, "ppmf_cuda_plugin_make_backend"));
+  if (abi == nullptr || p.list == nullptr || p.make == nullptr) {
+    p.error = path + " is not a ppmf CUDA plugin (entry points missing)";
+  } else if (std::string(abi()) != PPMF_BUILD_ID) {
+    p.error = path + " belongs to another build (" + abi() + ", this one is " + PPMF_BUILD_ID +
+              "): rebuild or reinstall them together";
+  }
+  if (!p.error.empty()) {
+    p.list = nullptr;
+    p.make = nullptr;
+  }
+  return p;
+}
+
+// Whether the CUDA driver reports at least one device, asked without the CUDA runtime.
+bool driver_sees_a_device() {
+  void* cuda = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (cuda == nullptr) return false;
+  using Init = int (*)(unsigned);
+  using Count = int (*)(int*);
+  const auto init = reinterpret_cast<Init>(dlsym(cuda, "cuInit"));
+  const auto count = reinterpret_cast<Count>(dlsym(cuda, "cuDeviceGetCount"));
+  int n = 0;
+  const bool found = init != nullptr && count != nullptr && init(0) == 0 && count(&n) == 0 && n > 0;
+  dlclose(cuda);
+  return found;
+}
+
+std::unique_ptr<Backend> cuda_backend(Plugin& p, int index) {
+  std::string error;
+  Backend* b = p.make(index, &error);
+  if (b == nullptr) throw Error(error);
+  return std::unique_ptr<Backend>(b);
+}
+
+}  // namespace
+
+std::vector<GpuInfo> list_gpus(std::string* why_none) {
+  Plugin& p = plugin();
+  std::vector<GpuInfo> gpus;
+  std::string why;
+  if (p.list == nullptr)
+    why = p.error;
+  else
+    p.list(&gpus, &why);
+  if (gpus.empty() && why_none) *why_none = why;
+  return gpus;
+}
 
 DeviceSpec parse_device(const std::string& s) {
   DeviceSpec d;
@@ -47,20 +135,23 @@ std::unique_ptr<Backend> make_backend(const DeviceSpec& device, int threads) {
       throw Error("--device " + std::to_string(device.gpu) + ": there are only " +
                   std::to_string(gpus.size()) + " GPU(s) (indices 0.." +
                   std::to_string(gpus.size() - 1) + ")");
-#if PPMF_WITH_CUDA
-    return make_cuda_backend(gpus[device.gpu].index);
-#else
-    throw Error("--device " + std::to_string(device.gpu) +
-                ": this build has no CUDA support; use --device cpu");
-#endif
+    return cuda_backend(plugin(), gpus[device.gpu].index);
   }
-#if PPMF_WITH_CUDA
-  // "auto": the first GPU when one is usable, else the CPU.
-  if (device.kind == DeviceSpec::kAuto) {
-    const std::vector<GpuInfo> gpus = list_gpus(nullptr);
-    if (!gpus.empty()) return make_cuda_backend(gpus.front().index);
+  // "auto": the first GPU when the driver sees one and the plugin can drive it, else the CPU, with
+  // a note when a GPU is there but unusable.
+  if (device.kind == DeviceSpec::kAuto && PPMF_WITH_CUDA && driver_sees_a_device()) {
+    std::string why;
+    const std::vector<GpuInfo> gpus = list_gpus(&why);
+    if (!gpus.empty()) {
+      try {
+        return cuda_backend(plugin(), gpus.front().index);
+      } catch (const Error& e) {
+        why = e.what();
+      }
+    }
+    std::fprintf(stderr, "ppmf-gpu: note: a GPU is present but unusable (%s); running on the CPU\n",
+                 why.c_str());
   }
-#endif
   return make_cpu_backend(threads);
 }
 

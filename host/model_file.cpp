@@ -1,5 +1,5 @@
 // The model file: 8-byte magic "PPMFMODL", uint32 format version, uint64 payload length, uint32
-// CRC-32 (zlib) of the payload, then the payload. Every value is serialized field by field at a
+// CRC-32 of the payload (zlib's polynomial and value), then the payload. Every value is serialized field by field at a
 // fixed width (int -> int32, size_t -> uint64, bool and enums -> uint8, float/double as their IEEE
 // bits, arrays and strings prefixed by a uint64 count), little-endian, so the file depends on
 // neither struct layout nor compiler. Loading checks the header, the checksum, then every size and
@@ -9,9 +9,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -43,16 +43,6 @@ class Corrupt : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-uint32_t crc32_of(std::string_view data) {
-  // zlib's crc32 takes 32-bit lengths, so large payloads go in chunks.
-  uLong crc = crc32(0L, Z_NULL, 0);
-  while (!data.empty()) {
-    const size_t n = std::min<size_t>(data.size(), size_t{1} << 30);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(n));
-    data.remove_prefix(n);
-  }
-  return static_cast<uint32_t>(crc);
-}
 
 class Writer {
  public:
@@ -522,6 +512,23 @@ Model decode(std::string_view payload, uint32_t version) {
 }
 
 }  // namespace
+
+uint32_t crc32_of(std::string_view data) {
+  // The reflected CRC-32 of zlib, gzip and PNG (polynomial 0xEDB88320), a byte at a time from a
+  // table; built in so that files move between builds with and without zlib.
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t n = 0; n < 256; ++n) {
+      uint32_t c = n;
+      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[n] = c;
+    }
+    return t;
+  }();
+  uint32_t crc = 0xFFFFFFFFu;
+  for (const char ch : data) crc = table[(crc ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
+}
 
 void save_model(const Model& m, const std::string& path) {
   // Serialize after a header-sized gap, then fill the header in, so the payload is not copied.

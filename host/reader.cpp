@@ -5,7 +5,9 @@
 
 #include <sys/mman.h>
 #include <sys/stat.h>
+#if PPMF_WITH_ZLIB
 #include <zlib.h>
+#endif
 
 #include <algorithm>
 #include <cctype>
@@ -85,6 +87,7 @@ std::string read_plain(const std::string& path) {
   return out;
 }
 
+#if PPMF_WITH_ZLIB
 struct InflateEnd {
   z_stream* zs;
   ~InflateEnd() { inflateEnd(zs); }
@@ -121,6 +124,12 @@ std::string gunzip(const std::string& path, const std::string& in) {
   out.resize(out_pos);
   return out;
 }
+#else
+std::string gunzip(const std::string& path, const std::string&) {
+  throw Error(path + ": gzip-compressed, but this build has no zlib (install zlib1g-dev and "
+              "rebuild, or gunzip the file first)");
+}
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // Lines and fields

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "cuda_backend.hpp"
 #include "cuda_check.cuh"
+#include "cuda_plugin.hpp"
 #include "device_buffer.cuh"
 #include "device_side.cuh"
 #include "measure.cuh"
@@ -74,6 +74,7 @@ class CudaBackend final : public Backend {
       PPMF_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
       gpu_name_ = prop.name;
       sm_count_ = prop.multiProcessorCount;
+      max_shared_bytes_ = prop.sharedMemPerBlockOptin;
       PPMF_CUDA_CHECK(cudaStreamCreate(&stream_));
       PPMF_CUBLAS_CHECK(cublasCreate(&blas_));
       PPMF_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
@@ -153,7 +154,7 @@ class CudaBackend final : public Backend {
     if (begin < 0 || end > s.n || begin > end) throw Error("row range outside the model");
     failed_.zero(stream_);
     cuda::solve_rows(s.view(), o.view(), begin, end, mu0_, sigma2_, failed_.data(), solve_scratch_,
-                     sm_count_, stream_);
+                     sm_count_, max_shared_bytes_, stream_);
     int failed = 0;
     failed_.download(&failed, 1, stream_);
     if (failed)
@@ -348,6 +349,7 @@ class CudaBackend final : public Backend {
   int device_;
   std::string gpu_name_;
   int sm_count_ = 0;
+  size_t max_shared_bytes_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
 
@@ -364,9 +366,13 @@ class CudaBackend final : public Backend {
 };
 
 }  // namespace
-
-std::unique_ptr<Backend> make_cuda_backend(int device) {
-  return std::make_unique<CudaBackend>(device);
-}
-
 }  // namespace ppmf
+
+extern "C" ppmf::Backend* ppmf_cuda_plugin_make_backend(int device, std::string* error) {
+  try {
+    return new ppmf::CudaBackend(device);
+  } catch (const std::exception& e) {
+    *error = e.what();
+  }
+  return nullptr;
+}

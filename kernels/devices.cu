@@ -1,22 +1,27 @@
-// GPU discovery (CUDA twin: the CPU-only build's list_gpus in host/backend_factory.cpp says none).
+// GPU discovery inside the CUDA plugin, and the plugin's build tag (see cuda_plugin.hpp).
 #include <cuda_runtime.h>
 
-#include "ppmf/devices.hpp"
+#include "build_id.hpp"
+#include "cuda_plugin.hpp"
 
-namespace ppmf {
+extern "C" const char* ppmf_cuda_plugin_abi() {
+  return PPMF_BUILD_ID;
+}
 
-std::vector<GpuInfo> list_gpus(std::string* why_none) {
-  std::vector<GpuInfo> gpus;
+extern "C" bool ppmf_cuda_plugin_list_gpus(std::vector<ppmf::GpuInfo>* out, std::string* why_none) {
+  using ppmf::GpuInfo;
+  std::vector<GpuInfo>& gpus = *out;
+  gpus.clear();
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
-    if (why_none) *why_none = cudaGetErrorString(status);
+    *why_none = cudaGetErrorString(status);
     (void)cudaGetLastError();  // clear the sticky error so later calls start clean
-    return gpus;
+    return false;
   }
   if (count == 0) {
-    if (why_none) *why_none = "no CUDA device found";
-    return gpus;
+    *why_none = "no CUDA device found";
+    return false;
   }
   for (int d = 0; d < count; ++d) {
     cudaDeviceProp prop{};
@@ -41,8 +46,6 @@ std::vector<GpuInfo> list_gpus(std::string* why_none) {
     (void)cudaGetLastError();
     gpus.push_back(g);
   }
-  if (gpus.empty() && why_none) *why_none = "no usable CUDA device";
-  return gpus;
+  if (gpus.empty()) *why_none = "no usable CUDA device";
+  return !gpus.empty();
 }
-
-}  // namespace ppmf

@@ -157,13 +157,15 @@ __global__ void __launch_bounds__(kSolveThreads) solve_kernel(SolveArgs a) {
 
 void solve_rows(const SideView& side, const SideView& other, int begin, int end, float mu0,
                 float sigma2, int* failed, DeviceBuffer<double>& scratch, int sm_count,
-                cudaStream_t stream) {
+                size_t max_shared_bytes, cudaStream_t stream) {
   if (begin >= end) return;
   const int dim = side.dim;
-  const bool shared_p = dim <= kMaxSharedDim;
   const size_t p_bytes = static_cast<size_t>(dim) * dim * sizeof(double);
-  const size_t smem = (shared_p ? p_bytes : 0) + dim * sizeof(double) +
+  const size_t rest = dim * sizeof(double) +
                       (2 * static_cast<size_t>(kStage) * side.stride + kStage) * sizeof(float);
+  // A quarter of the shared memory is left to the static array and to a second resident block.
+  const bool shared_p = p_bytes + rest <= max_shared_bytes * 3 / 4;
+  const size_t smem = (shared_p ? p_bytes : 0) + rest;
   // Enough blocks to fill the device several times over; with P in global memory, at most 1 GB
   // of slabs.
   long long blocks = std::min<long long>(end - begin, static_cast<long long>(sm_count) * 8);

@@ -11,8 +11,9 @@
 //   5. the marginal variances diag(P^-1): thread c solves for column c of L^-1, kept in the (free)
 //      strict upper triangle of P, and sums its squares;
 //   6. mean, log-sd (clamped) and variance written back.
-// P lives in shared memory up to dim = kMaxSharedDim (the usual ranks); beyond, each block in
-// flight uses its own slab of a global scratch buffer (slower, still correct).
+// P lives in shared memory when it fits the device's per-block limit (up to dim ~ 150 on Hopper,
+// ~ 110 on Ampere, the usual ranks); beyond, each block in flight uses its own slab of a global
+// scratch buffer (slower, still correct).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -22,12 +23,11 @@
 
 namespace ppmf::cuda {
 
-constexpr int kMaxSharedDim = 96;
-
 // Solves rows [begin, end) of `side` given `other`. `failed` (device, one int) is set to 1 when
 // some row's precision is not positive definite; `scratch` grows as needed for large ranks.
+// `max_shared_bytes` is the device's opt-in shared memory per block.
 void solve_rows(const SideView& side, const SideView& other, int begin, int end, float mu0,
                 float sigma2, int* failed, DeviceBuffer<double>& scratch, int sm_count,
-                cudaStream_t stream);
+                size_t max_shared_bytes, cudaStream_t stream);
 
 }  // namespace ppmf::cuda

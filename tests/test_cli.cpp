@@ -22,8 +22,9 @@ struct CliRun {
   std::string out;  // stdout and stderr together
 };
 
-CliRun run(const std::string& args) {
-  const std::string cmd = std::string(PPMF_CLI_PATH) + " " + args + " 2>&1";
+// `env` is prepended as shell assignments (NAME=value ...), empty for none.
+CliRun run(const std::string& args, const std::string& env = "") {
+  const std::string cmd = env + (env.empty() ? "" : " ") + PPMF_CLI_PATH + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -196,6 +197,23 @@ TEST_F(Cli, BadInputGivesOneClearLine) {
   expect_one_line_error(run("info --model " + model), "corrupt");
   testing::write_file(model, bytes.substr(0, 30));
   expect_one_line_error(run("info --model " + model), "truncated");
+}
+
+// The CUDA plugin is loaded only for a GPU; a missing one, or one from another build, is named in one
+// line for --device 0, and "auto" and "cpu" never need it.
+TEST_F(Cli, CudaPluginProblemsAreClearErrors) {
+  const std::string model = testing::temp_path("cli_plugin.ppmf");
+  const std::string train = "train --data " + data_ + " --epochs 1 --rank 2 --quiet --out " + model;
+  const char* expected = PPMF_WITH_CUDA ? "cannot load the CUDA plugin /nonexistent/plugin.so"
+                                        : "this build has no CUDA support";
+  const std::string missing = "PPMF_CUDA_PLUGIN=/nonexistent/plugin.so";
+  expect_one_line_error(run(train + " --device 0", missing), expected);
+  expected = PPMF_WITH_CUDA ? "belongs to another build (0.0.0+another-build"
+                            : "this build has no CUDA support";
+  expect_one_line_error(
+      run(train + " --device 0", "PPMF_CUDA_PLUGIN=" + std::string(PPMF_FAKE_PLUGIN)), expected);
+  for (const char* device : {"cpu", "auto"})
+    EXPECT_EQ(run(train + " --device " + device, missing).code, 0) << device;
 }
 
 TEST_F(Cli, TrainsOnBuiltInDataWithoutArguments) {

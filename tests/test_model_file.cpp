@@ -2,7 +2,9 @@
 // its message) of truncated, corrupted, foreign, future-version, missing and inconsistent files.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#if PPMF_TEST_ZLIB
 #include <zlib.h>
+#endif
 
 #include <cmath>
 #include <cstring>
@@ -235,8 +237,7 @@ void put_at(std::string& bytes, size_t offset, T v) {
 
 // Makes the checksum match the (patched) payload again.
 void fix_crc(std::string& bytes) {
-  const auto* payload = reinterpret_cast<const Bytef*>(bytes.data() + kHeaderSize);
-  put_at(bytes, 20, static_cast<uint32_t>(crc32(0L, payload, bytes.size() - kHeaderSize)));
+  put_at(bytes, 20, crc32_of(std::string_view(bytes).substr(kHeaderSize)));
 }
 
 // Offset just past the length-prefixed string `s` in the file.
@@ -246,6 +247,19 @@ size_t after_string(const std::string& bytes, const std::string& s) {
   const size_t at = bytes.find(prefixed + s);
   EXPECT_NE(at, std::string::npos) << s;
   return at + prefixed.size() + s.size();
+}
+
+// The built-in checksum is the standard CRC-32 (its check value), and zlib's where zlib is built.
+TEST(ModelFile, ChecksumIsTheStandardCrc32) {
+  EXPECT_EQ(crc32_of("123456789"), 0xCBF43926u);
+  EXPECT_EQ(crc32_of(""), 0u);
+#if PPMF_TEST_ZLIB
+  Rng rng(3);
+  std::string bytes(100003, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng.below(256));
+  EXPECT_EQ(crc32_of(bytes),
+            crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+#endif
 }
 
 TEST(ModelFile, RoundTripKeepsEveryField) {

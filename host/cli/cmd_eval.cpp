@@ -69,6 +69,7 @@ int cmd_eval(int argc, char** argv) {
       .option("data", "", "held-out entries, or all entries for given-n", "FILE");
   add_read_options(args, true);
   add_group_options(args, " for ids unseen in training");
+  add_new_user_options(args);
   args.option("k", "10", "length of the ranked list for precision/recall/NDCG", "K")
       .option("relevant", "", "entries above this value are relevant (default: the training mean)",
               "X")
@@ -95,8 +96,8 @@ int cmd_eval(int argc, char** argv) {
   const auto item_groups = load_groups(args, "item-groups");
   auto backend = open_backend(args);
   backend->load_model(model);
-  const Predictions pred =
-      predict_table(*backend, model, table, ptr(user_groups), ptr(item_groups));
+  const Predictions pred = predict_table(*backend, model, table, ptr(user_groups),
+                                         ptr(item_groups), args.given("plain-prior"));
   std::vector<float> observed(table.size());
   for (size_t k = 0; k < table.size(); ++k)
     observed[k] = to_model_scale(table.value[k], model.config.transform);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "ppmf/model.hpp"
 
@@ -17,6 +18,8 @@ namespace ppmf {
 constexpr uint32_t kModelFormatVersion = 2;
 
 void save_model(const Model& m, const std::string& path);
+// The payload checksum: the CRC-32 of zlib (same value), built in.
+uint32_t crc32_of(std::string_view data);
 Model load_model(const std::string& path);
 
 }  // namespace ppmf

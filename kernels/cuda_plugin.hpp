@@ -1,0 +1,26 @@
+// The entry points of the CUDA plugin (libppmf_cuda.so), which the library loads at run time only
+// when a GPU is asked for (host/backend_factory.cpp), so that programs that run on the CPU never
+// load the CUDA runtime or cuBLAS. Host-only header: no CUDA types.
+//
+// C linkage, so the loader finds them by name; the C++ objects they hand over come from the same
+// build of libppmf (checked with kPluginAbi) and the same compiler. No exception crosses them:
+// failures come back as false / nullptr and a message.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ppmf/backend.hpp"
+#include "ppmf/devices.hpp"
+
+extern "C" {
+
+// The build the plugin belongs to; the loader refuses a plugin whose tag differs from its own.
+const char* ppmf_cuda_plugin_abi();
+
+// The GPUs this process can use; false with `why` when there are none.
+bool ppmf_cuda_plugin_list_gpus(std::vector<ppmf::GpuInfo>* gpus, std::string* why);
+
+// A CUDA backend on device `device`, or nullptr with the reason in `error`. The caller owns it.
+ppmf::Backend* ppmf_cuda_plugin_make_backend(int device, std::string* error);
+}
