@@ -23,7 +23,7 @@ BenchProblem g_problem{1000000, 100000, 20000000};
 Ceilings g_ceilings;
 
 std::unique_ptr<ppmf::Backend> gpu() {
-  return ppmf::make_backend({ppmf::DeviceSpec::kGpu, g_problem.device}, 0);
+  return ppmf::make_backend({ppmf::DeviceSpec::kGpu, g_problem.device});
 }
 
 // The generated problem, once.

@@ -5,10 +5,10 @@
 # CPU, and NumPyro's SVI against ppmf-gpu on MovieLens 100K; a summary table last.
 #
 # How to run it (GPU time is scarce: dry-run here after every change to this script):
-#   1. here, once:   bash bench/prepare_gpu_check.sh          (fills bench/data, bench/local/googletest)
+#   1. here, once:   bash bench/prepare_gpu_check.sh          (fills bench/data and bench/local)
 #   2. here:         bash bench/gpu_check.sh --dry            (every phase on the CPU, ~3 minutes)
 #   3. the device:   run  command "bash bench/gpu_check.sh"
-#                         carry   ["bench/data", "bench/local/googletest"]
+#                         carry   ["bench/data", "bench/local"]
 #                         timeout_s 540     (the phases' own limits add up to about 8 minutes)
 # It writes at most 8 small files to $OUT (summary.txt, steps.log, build.log, tests.log,
 # sanitizer.log, bench.json, ml.json, numpyro.json); scratch goes to /tmp. Then record every number
@@ -158,12 +158,11 @@ except Exception:
     rows = []
     print("bench: failed (see steps.log)")
 for b in rows:
+    u, i = b["user_sweep"], b["item_sweep"]
     print("%-5d %13.4g %13.4g %12.1f %12.1f %7.1f%% %7.1f%% %9.3f" % (
-        b["rank"], b["user_sweep_entries_per_s"], b["item_sweep_entries_per_s"],
-        b["user_sweep_flops_per_s"] / 1e9, b["item_sweep_flops_per_s"] / 1e9,
-        100 * b["user_sweep_flops_per_s"] / b["peak_flops_per_s"],
-        100 * b["user_sweep_entries_per_s"] * 4 * (2 * (b["rank"] + 1) + 2) / b["copy_bytes_per_s"],
-        b["epoch_seconds"]))
+        b["rank"], u["entries_per_s"], i["entries_per_s"], u["flops_per_s"] / 1e9,
+        i["flops_per_s"] / 1e9, 100 * u["flops_per_s"] / b["peak_flops_per_s"],
+        100 * u["bytes_per_s"] / b["copy_bytes_per_s"], b["epoch_seconds"]))
 if rows:
     print("peak %.1f GFLOP/s, copy %.1f GB/s" % (rows[0]["peak_flops_per_s"] / 1e9, rows[0]["copy_bytes_per_s"] / 1e9))
 PY

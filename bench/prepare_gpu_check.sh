@@ -3,6 +3,7 @@
 # installed and ../shared is not there (both git-ignored, carried with the run):
 #   bench/data/u.data           MovieLens 100K ratings (from DATA_DIR, default ../shared/data)
 #   bench/local/googletest/     GoogleTest sources (Debian's /usr/src/googletest), built with the tests
+#   bench/local/include/        nlohmann/json.hpp (Debian's nlohmann-json3-dev; header-only)
 #
 # Usage: bash bench/prepare_gpu_check.sh [DATA_DIR]
 set -euo pipefail
@@ -17,5 +18,13 @@ else
   echo "prepare_gpu_check.sh: /usr/src/googletest not found (apt-get install googletest)" >&2
   exit 1
 fi
-du -sh "$root/bench/data" "$root/bench/local/googletest"
-echo "carry: bench/data bench/local/googletest"
+if [ -f /usr/include/nlohmann/json.hpp ]; then
+  rm -rf "$root/bench/local/include"
+  mkdir -p "$root/bench/local/include"
+  cp -r /usr/include/nlohmann "$root/bench/local/include/"
+else
+  echo "prepare_gpu_check.sh: /usr/include/nlohmann not found (apt-get install nlohmann-json3-dev)" >&2
+  exit 1
+fi
+du -sh "$root/bench/data" "$root/bench/local"
+echo "carry: bench/data bench/local"

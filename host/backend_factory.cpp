@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -18,6 +17,7 @@
 #include "cuda_plugin.hpp"
 #include "ppmf/backend.hpp"
 #include "ppmf/common.hpp"
+#include "ppmf/config.hpp"
 #include "ppmf/devices.hpp"
 
 namespace ppmf {
@@ -120,21 +120,26 @@ DeviceSpec parse_device(const std::string& s) {
     d.kind = DeviceSpec::kGpu;
     d.gpu = std::stoi(s);
   } else {
-    throw Error("unknown --device '" + s + "' (expected cpu, auto or a GPU index such as 0)");
+    throw ConfigError("device", "unknown device '" + s +
+                                    "' (expected cpu, auto or a GPU index such as 0)");
   }
   return d;
 }
 
-std::unique_ptr<Backend> make_backend(const DeviceSpec& device, int threads) {
+std::unique_ptr<Backend> make_backend(const DeviceSpec& device, std::string* note) {
+  if (note) note->clear();
+  if (device.threads < 0 || device.threads > 4096)
+    throw ConfigError("threads", "must be an integer in [0, 4096], got " +
+                                     std::to_string(device.threads));
   if (device.kind == DeviceSpec::kGpu) {
+    const std::string gpu = "GPU " + std::to_string(device.gpu);
     std::string why;
     const std::vector<GpuInfo> gpus = list_gpus(&why);
-    if (gpus.empty())
-      throw Error("--device " + std::to_string(device.gpu) + ": no usable GPU (" + why + ")");
-    if (device.gpu >= static_cast<int>(gpus.size()))
-      throw Error("--device " + std::to_string(device.gpu) + ": there are only " +
-                  std::to_string(gpus.size()) + " GPU(s) (indices 0.." +
-                  std::to_string(gpus.size() - 1) + ")");
+    if (gpus.empty()) throw ConfigError("device", gpu + " asked for, but no usable GPU (" + why + ")");
+    if (device.gpu < 0 || device.gpu >= static_cast<int>(gpus.size()))
+      throw ConfigError("device", gpu + " asked for, but there are only " +
+                                      std::to_string(gpus.size()) + " GPU(s) (indices 0.." +
+                                      std::to_string(gpus.size() - 1) + ")");
     return cuda_backend(plugin(), gpus[device.gpu].index);
   }
   // "auto": the first GPU when the driver sees one and the plugin can drive it, else the CPU, with
@@ -149,10 +154,9 @@ std::unique_ptr<Backend> make_backend(const DeviceSpec& device, int threads) {
         why = e.what();
       }
     }
-    std::fprintf(stderr, "ppmf-gpu: note: a GPU is present but unusable (%s); running on the CPU\n",
-                 why.c_str());
+    if (note) *note = "a GPU is present but unusable (" + why + "); running on the CPU";
   }
-  return make_cpu_backend(threads);
+  return make_cpu_backend(device.threads);
 }
 
 }  // namespace ppmf

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <numeric>
 
+#include "ppmf/evaluate.hpp"
 #include "ppmf/foldin.hpp"
 #include "ppmf/predict.hpp"
 #include "ppmf/scheduler.hpp"
@@ -17,13 +17,13 @@ const char* to_string(GivenNTargets t) {
 }
 
 GivenNSplit given_n_split(const Ratings& all, const GivenNConfig& c) {
-  if (c.ns.empty()) throw Error("given-n needs at least one N");
+  if (c.ns.empty()) throw ConfigError("n", "needs at least one N");
   if (!(c.holdout_users > 0 && c.holdout_users < 1))
-    throw Error("the held-out user fraction must be in (0, 1)");
+    throw ConfigError("holdout_users", "must be in (0, 1), got " + std::to_string(c.holdout_users));
   GivenNSplit split;
   split.min_n = *std::min_element(c.ns.begin(), c.ns.end());
   split.max_n = *std::max_element(c.ns.begin(), c.ns.end());
-  if (split.min_n < 0) throw Error("given-n: N must be >= 0");
+  if (split.min_n < 0) throw ConfigError("n", "every N must be >= 0");
   split.by_time = !all.time.empty();
   const uint64_t salt = splitmix64(c.seed ^ 0x676976656e2d6eULL);
   std::vector<char> held(all.users.size(), 0);
@@ -89,44 +89,26 @@ Ratings given_table(const GivenNSplit& s, int n) {
   return r;
 }
 
-// Scores predictions (and top-k lists) for one model, one N and one target rule. `predict(table)`
-// gives the model's predictions of a table's pairs; `rank(users, exclude, relevant)` its ranking
-// metrics.
-template <class Predict, class Rank>
-GivenNRow score(const std::string& name, const GivenNSplit& s, int n, GivenNTargets t,
-                Transform transform, float relevant_threshold, const IdMap& items,
-                const Predict& predict, const Rank& rank) {
-  const Scored sc = scored_users(s, n, t);
+// The targets of one N and target rule: each scored user's entries from its first target on.
+Ratings target_table(const GivenNSplit& s, const Scored& sc) {
   Ratings targets;
   for (const size_t u : sc.users) {
     const int32_t ui = targets.users.insert(s.users[u]);
     for (size_t k = sc.first_target; k < s.entries[u].size(); ++k)
       targets.push(ui, targets.items.insert(s.entries[u][k].first), s.entries[u][k].second);
   }
-  const Predictions p = predict(targets);
-  MetricSums sums;
-  std::vector<std::vector<int32_t>> relevant(sc.users.size()), exclude(sc.users.size());
-  for (size_t e = 0; e < targets.size(); ++e) {
-    const float y = to_model_scale(targets.value[e], transform);
-    sums.add(y, p.mean[e], p.var[e]);
-    const int32_t j = items.find(targets.items.name(targets.item[e]));
-    if (y > relevant_threshold && j >= 0) relevant[targets.user[e]].push_back(j);
-  }
-  for (size_t r = 0; r < sc.users.size(); ++r) {
-    for (int k = 0; k < n; ++k) {
-      const int32_t j = items.find(s.entries[sc.users[r]][k].first);
-      if (j >= 0) exclude[r].push_back(j);
-    }
-    std::sort(exclude[r].begin(), exclude[r].end());
-    std::sort(relevant[r].begin(), relevant[r].end());
-  }
+  return targets;
+}
+
+GivenNRow make_row(const std::string& name, int n, GivenNTargets t, size_t users, Metrics metrics,
+                   RankingMetrics ranking) {
   GivenNRow row;
   row.model = name;
   row.targets = t;
   row.n = n;
-  row.users = sc.users.size();
-  row.metrics = sums.finish();
-  row.ranking = rank(sc.users, exclude, relevant);
+  row.users = users;
+  row.metrics = metrics;
+  row.ranking = ranking;
   return row;
 }
 
@@ -163,37 +145,46 @@ struct ItemMeans {
     std::stable_sort(by_mean.begin(), by_mean.end(),
                      [&](int32_t a, int32_t b) { return mean[a] > mean[b]; });
   }
-  Predictions predict(const Ratings& table) const {
-    Predictions p;
-    for (size_t e = 0; e < table.size(); ++e) {
-      const int32_t j = items.find(table.items.name(table.item[e]));
-      p.mean.push_back(static_cast<float>(j >= 0 ? mean[j] : global));
-      p.var.push_back(static_cast<float>(var));
-    }
-    return p;
-  }
-  RankingMetrics rank(size_t users, const std::vector<std::vector<int32_t>>& exclude,
-                      const std::vector<std::vector<int32_t>>& relevant, int k) const {
-    RankingSums sums;
-    sums.k = k;
-    for (size_t u = 0; u < users; ++u) {
+  // Scores the targets; each user's list excludes the items of its first n entries (those it
+  // has been seen to watch) and is scored against its relevant targets.
+  GivenNRow score(const GivenNSplit& s, int n, GivenNTargets rule, const Scored& sc,
+                  Transform t, float relevant_threshold, int k) const {
+    MetricSums sums;
+    RankingSums ranking;
+    ranking.k = k;
+    for (const size_t u : sc.users) {
+      const auto& entries = s.entries[u];
+      std::vector<int32_t> exclude, relevant;
+      for (int e = 0; e < n; ++e) {
+        const int32_t j = items.find(entries[e].first);
+        if (j >= 0) exclude.push_back(j);
+      }
+      for (size_t e = sc.first_target; e < entries.size(); ++e) {
+        const int32_t j = items.find(entries[e].first);
+        const double y = to_model_scale(entries[e].second, t);
+        sums.add(y, j >= 0 ? mean[j] : global, var);
+        if (y > relevant_threshold && j >= 0) relevant.push_back(j);
+      }
+      std::sort(exclude.begin(), exclude.end());
+      std::sort(relevant.begin(), relevant.end());
       std::vector<int32_t> top;
       for (const int32_t j : by_mean) {
         if (static_cast<int>(top.size()) == k) break;
-        if (!std::binary_search(exclude[u].begin(), exclude[u].end(), j)) top.push_back(j);
+        if (!std::binary_search(exclude.begin(), exclude.end(), j)) top.push_back(j);
       }
-      sums.add(top, relevant[u]);
+      ranking.add(top, relevant);
     }
-    return sums.finish();
+    return make_row("item-mean", n, rule, sc.users.size(), sums.finish(), ranking.finish());
   }
 };
 
 }  // namespace
 
-std::vector<GivenNRow> run_given_n(const GivenNSplit& split, const GivenNConfig& c,
-                                   const ModelConfig& mc, const TrainConfig& tc,
-                                   const GroupFile* user_groups, const GroupFile* item_groups,
-                                   const BackendFactory& make) {
+GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& c, const ModelConfig& mc,
+                         const TrainConfig& tc, const GroupFile* user_groups,
+                         const GroupFile* item_groups, const BackendFactory& make,
+                         const TrainCallbacks& callbacks) {
+  if (c.k < 1) throw ConfigError("k", "must be at least 1, got " + std::to_string(c.k));
   struct Trained {
     std::string name;
     Model model;
@@ -208,19 +199,25 @@ std::vector<GivenNRow> run_given_n(const GivenNSplit& split, const GivenNConfig&
     in.user_groups = user_groups;
     in.item_groups = item_groups;
     auto backend = make();
-    if (!tc.quiet)
-      std::fprintf(stderr, "given-n: training the %s model\n", pool ? "pooled" : "unpooled");
-    Model m = train(in, config, tc, *backend);
+    if (callbacks.on_note)
+      callbacks.on_note(std::string("given-n: training the ") + (pool ? "pooled" : "unpooled") +
+                        " model");
+    Model m = train(in, config, tc, *backend, callbacks).model;
     if (pool) models.push_back({"pooled-plain", m, true});
     // The unpooled baseline has no learned population to bias towards: plain N(0, I) priors.
     models.push_back({pool ? "pooled" : "unpooled", std::move(m), !pool});
   }
   std::swap(models[0], models[1]);  // pooled, pooled-plain, unpooled
   const Transform t = mc.transform;
+  // The item-mean baseline's relevance threshold: the models' (the training mean unless given).
   const float relevant = c.has_relevant ? to_model_scale(static_cast<float>(c.relevant), t)
                                         : models[0].model.mu0;
   const ItemMeans item_mean(split.train, t);
-  std::vector<GivenNRow> rows;
+  const GivenNTargets rules[] = {GivenNTargets::kAfterN, GivenNTargets::kFixed};
+  GivenNResult result;
+  result.held_out_users = split.users.size();
+  result.train_entries = split.train.size();
+  result.by_time = split.by_time;
   for (const int n : c.ns) {
     for (const Trained& tm : models) {
       Model m = tm.model;
@@ -229,72 +226,27 @@ std::vector<GivenNRow> run_given_n(const GivenNSplit& split, const GivenNConfig&
       if (n > 0) fold_in_table(m, given_table(split, n), user_groups, fold);
       auto backend = make();
       backend->load_model(m);
-      const auto predict = [&](const Ratings& targets) {
-        return predict_table(*backend, m, targets, user_groups, item_groups, tm.plain);
-      };
-      for (const GivenNTargets rule : {GivenNTargets::kAfterN, GivenNTargets::kFixed}) {
-        const auto rank = [&](const std::vector<size_t>& users,
-                              const std::vector<std::vector<int32_t>>& exclude,
-                              const std::vector<std::vector<int32_t>>& rel) {
-          // Held-out users are folded-in rows after N > 0 entries, prior rows at N = 0.
-          Ratings who;
-          for (const size_t u : users) who.push(who.users.insert(split.users[u]), 0, 0.f);
-          who.items.insert("");
-          const ResolvedPairs r = resolve_pairs(m, who, user_groups, nullptr, tm.plain);
-          std::vector<int32_t> rows_of(users.size());
-          for (size_t k = 0; k < users.size(); ++k) rows_of[k] = r.index[k].user;
-          return rank_and_score(*backend, m, rows_of, exclude, rel, c.k);
-        };
-        rows.push_back(score(tm.name, split, n, rule, t, relevant, m.items, predict, rank));
+      EvalOptions opt;
+      opt.user_groups = user_groups;
+      opt.item_groups = item_groups;
+      opt.plain_prior = tm.plain;
+      opt.k = c.k;
+      opt.has_relevant = c.has_relevant;  // else the training mean, the same for every model
+      opt.relevant = c.relevant;
+      for (const GivenNTargets rule : rules) {
+        // Held-out users are folded-in rows after N > 0 entries (their N items excluded from
+        // their lists as seen), prior rows at N = 0.
+        const Scored sc = scored_users(split, n, rule);
+        const EvalReport r = evaluate(*backend, m, target_table(split, sc), opt);
+        result.rows.push_back(
+            make_row(tm.name, n, rule, sc.users.size(), r.overall, r.ranking));
       }
     }
-    for (const GivenNTargets rule : {GivenNTargets::kAfterN, GivenNTargets::kFixed}) {
-      const auto rank = [&](const std::vector<size_t>& users,
-                            const std::vector<std::vector<int32_t>>& exclude,
-                            const std::vector<std::vector<int32_t>>& rel) {
-        return item_mean.rank(users.size(), exclude, rel, c.k);
-      };
-      rows.push_back(score("item-mean", split, n, rule, t, relevant, split.train.items,
-                           [&](const Ratings& targets) { return item_mean.predict(targets); },
-                           rank));
-    }
+    for (const GivenNTargets rule : rules)
+      result.rows.push_back(item_mean.score(split, n, rule, scored_users(split, n, rule), t,
+                                            relevant, c.k));
   }
-  return rows;
-}
-
-std::string format_given_n_table(const std::vector<GivenNRow>& rows) {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%-13s %-8s %3s %6s %9s %8s %8s %8s %10s %8s\n", "model",
-                "targets", "N", "users", "entries", "rmse", "nll", "cover90", "recall@K", "ndcg@K");
-  std::string out = buf;
-  for (const auto& r : rows) {
-    std::snprintf(buf, sizeof buf, "%-13s %-8s %3d %6zu %9zu %8.4f %8.4f %8.3f %10.4f %8.4f\n",
-                  r.model.c_str(), to_string(r.targets), r.n, r.users, r.metrics.n, r.metrics.rmse,
-                  r.metrics.nll, r.metrics.coverage90, r.ranking.recall, r.ranking.ndcg);
-    out += buf;
-  }
-  return out;
-}
-
-std::string format_given_n_json(const std::vector<GivenNRow>& rows, const GivenNSplit& split) {
-  std::string out = "{\n  \"protocol\": \"given-n\",\n  \"held_out_users\": " +
-                    std::to_string(split.users.size()) + ",\n  \"by_time\": " +
-                    (split.by_time ? "true" : "false") + ",\n  \"rows\": [";
-  char buf[640];
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const auto& r = rows[i];
-    std::snprintf(
-        buf, sizeof buf,
-        "%s\n    {\"model\": \"%s\", \"targets\": \"%s\", \"n\": %d, \"users\": %zu, "
-        "\"entries\": %zu, \"rmse\": %.6g, \"mae\": %.6g, \"nll\": %.6g, \"coverage90\": %.6g, "
-        "\"k\": %d, \"ranked_users\": %zu, \"precision\": %.6g, \"recall\": %.6g, "
-        "\"ndcg\": %.6g}",
-        i ? "," : "", r.model.c_str(), to_string(r.targets), r.n, r.users, r.metrics.n,
-        r.metrics.rmse, r.metrics.mae, r.metrics.nll, r.metrics.coverage90, r.ranking.k,
-        r.ranking.users, r.ranking.precision, r.ranking.recall, r.ranking.ndcg);
-    out += buf;
-  }
-  return out + "\n  ]\n}\n";
+  return result;
 }
 
 }  // namespace ppmf

@@ -89,4 +89,28 @@ ResolvedPairs resolve_pairs(const Model& model, const Ratings& table, const Grou
   return out;
 }
 
+ResolvedUsers resolve_users(const Model& model, const std::vector<std::string>& ids,
+                            const GroupFile* user_groups, bool plain_user_prior) {
+  ResolvedUsers out;
+  out.index.reserve(ids.size());
+  out.source.reserve(ids.size());
+  for (const std::string& id : ids) {
+    const Resolved r = resolve_one(model, Side::kUsers, id, user_groups, !plain_user_prior);
+    out.index.push_back(r.index);
+    out.source.push_back(r.source);
+  }
+  return out;
+}
+
+std::vector<int32_t> find_items(const Model& model, const std::vector<std::string>& ids) {
+  std::vector<int32_t> out;
+  out.reserve(ids.size());
+  for (const std::string& id : ids) {
+    const int32_t j = model.items.find(id);
+    if (j < 0) throw Error("item '" + id + "' is not in the model");
+    out.push_back(j);
+  }
+  return out;
+}
+
 }  // namespace ppmf

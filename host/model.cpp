@@ -1,5 +1,4 @@
-// Shapes and defaults of the model's parts, the parsers of model enums, and the size-biased prior
-// of new users.
+// Shapes and defaults of the model's parts, and the size-biased prior of new users.
 #include "ppmf/model.hpp"
 
 #include <algorithm>
@@ -8,16 +7,6 @@
 #include "ppmf/common.hpp"
 
 namespace ppmf {
-
-Transform parse_transform(const std::string& s) {
-  if (s == "none") return Transform::kNone;
-  if (s == "log1p") return Transform::kLog1p;
-  throw Error("unknown transform '" + s + "' (expected none|log1p)");
-}
-
-const char* to_string(Transform t) {
-  return t == Transform::kLog1p ? "log1p" : "none";
-}
 
 void GuideBlock::resize(int count, int d) {
   n = count;
@@ -93,11 +82,18 @@ void set_seen(Model& model, const std::vector<std::vector<int32_t>>& per_user) {
   }
 }
 
+ItemList seen_items_of(const Model& model, int32_t user) {
+  if (user < 0 || static_cast<size_t>(user) + 1 >= model.seen_offsets.size()) return {};
+  const int32_t* base = model.seen_items.data();
+  return {base + model.seen_offsets[user], base + model.seen_offsets[user + 1]};
+}
+
 std::vector<std::vector<int32_t>> seen_lists(const Model& model) {
   std::vector<std::vector<int32_t>> out(model.seen_offsets.size() - 1);
-  for (size_t u = 0; u < out.size(); ++u)
-    out[u].assign(model.seen_items.begin() + static_cast<long>(model.seen_offsets[u]),
-                  model.seen_items.begin() + static_cast<long>(model.seen_offsets[u + 1]));
+  for (size_t u = 0; u < out.size(); ++u) {
+    const ItemList seen = seen_items_of(model, static_cast<int32_t>(u));
+    out[u].assign(seen.begin(), seen.end());
+  }
   return out;
 }
 

@@ -1,10 +1,13 @@
-// The benchmarks' generated problem (perf_model.hpp).
+// The benchmarks' generated problem and the throughput measurement (perf_model.hpp).
 #include "ppmf/perf_model.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include "ppmf/common.hpp"
+#include "ppmf/scheduler.hpp"
 
 namespace ppmf {
 
@@ -23,6 +26,61 @@ Ratings generate_bench_problem(int users, int items, size_t nnz, uint64_t seed) 
     r.value[k] = static_cast<float>(3.0 + rng.normal());
   }
   return r;
+}
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+SweepTiming time_sweep(Backend& backend, Side side, int rows, size_t entries, int rank,
+                       int repeats) {
+  std::vector<double> t;
+  for (int r = 0; r < repeats; ++r) {
+    backend.synchronize();
+    const auto t0 = std::chrono::steady_clock::now();
+    backend.solve_rows(side, 0, rows);
+    backend.synchronize();
+    t.push_back(seconds_since(t0));
+  }
+  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+  SweepTiming s;
+  s.seconds = t[t.size() / 2];
+  const double n = static_cast<double>(entries);
+  s.entries_per_s = n / s.seconds;
+  s.flops_per_s =
+      (n * sweep_flops_per_entry(rank) + static_cast<double>(rows) * sweep_flops_per_row(rank)) /
+      s.seconds;
+  s.bytes_per_s = n * sweep_bytes_per_entry(rank) / s.seconds;
+  return s;
+}
+
+}  // namespace
+
+Throughput measure_throughput(Backend& backend, const Ratings& problem, int rank, int repeats) {
+  if (repeats < 1) throw ConfigError("repeats", "must be at least 1");
+  ModelConfig mc;
+  mc.rank = rank;
+  Model model = init_model(problem, problem.value, mc, nullptr, nullptr, 1);
+  backend.load_model(model);
+  backend.load_training(problem.user, problem.item, problem.value);
+  const TrainConfig tc;
+  run_epoch(backend, model, tc);
+  Throughput out;
+  out.device = backend.name();
+  out.rank = rank;
+  out.users = model.U.n;
+  out.items = model.V.n;
+  out.entries = problem.size();
+  out.user_sweep = time_sweep(backend, Side::kUsers, model.U.n, problem.size(), rank, repeats);
+  out.item_sweep = time_sweep(backend, Side::kItems, model.V.n, problem.size(), rank, repeats);
+  const auto t0 = std::chrono::steady_clock::now();
+  run_epoch(backend, model, tc);
+  out.epoch_seconds = seconds_since(t0);
+  out.copy_bytes_per_s = backend.copy_bandwidth();
+  out.peak_flops_per_s = backend.peak_flops();
+  return out;
 }
 
 }  // namespace ppmf

@@ -376,9 +376,9 @@ Columns resolve_columns(const std::string& name, std::string_view first, Delim d
   const std::vector<std::string>& spec = opts.columns;
   // Pair files accept a ratings-style user,item,value spec and ignore the value.
   if (!spec.empty() && spec.size() != n && !(spec.size() == 3 && !opts.need_value)) {
-    throw Error(name + ": --columns expects " +
-                (opts.need_value ? "user,item,value" : "user,item") + ", got " +
-                std::to_string(spec.size()) + " names");
+    throw ConfigError("columns", std::string("expects ") +
+                                     (opts.need_value ? "user,item,value" : "user,item") +
+                                     ", got " + std::to_string(spec.size()) + " names");
   }
   Columns cols;
   bool is_name[3] = {false, false, false};
@@ -389,7 +389,7 @@ Columns resolve_columns(const std::string& name, std::string_view first, Delim d
     if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
       is_name[k] = true;
     } else if (p == 0) {
-      throw Error(name + ": bad column '0' (positions start at 1)");
+      throw ConfigError("columns", "bad column '0' (positions start at 1)");
     } else {
       cols.pos[k] = p - 1;
     }
@@ -699,7 +699,8 @@ size_t merge_duplicates(Ratings& r, DuplicatePolicy policy, size_t* earliest) {
     }
     throw Error(name + ":" + std::to_string(lines.number()) + ": duplicate entry (user " +
                 quote(user) + ", item " + quote(item) + ") first seen on line " +
-                std::to_string(first_line) + "; use --duplicates sum|mean|last");
+                std::to_string(first_line) +
+                "; choose a duplicates policy (sum, mean or last) to merge repeats");
   }
   throw Error(name + ": duplicate entry (user " + quote(user) + ", item " + quote(item) + ")");
 }
@@ -721,7 +722,7 @@ DuplicatePolicy parse_duplicate_policy(const std::string& s) {
                                   DuplicatePolicy::kMean, DuplicatePolicy::kLast}) {
     if (s == to_string(p)) return p;
   }
-  throw Error("unknown --duplicates value '" + s + "' (expected error|sum|mean|last)");
+  throw ConfigError("duplicates", "unknown policy '" + s + "' (expected error|sum|mean|last)");
 }
 
 const char* to_string(DuplicatePolicy p) {
@@ -839,6 +840,22 @@ Ratings parse_ratings(const std::string& name, std::string_view text, const Read
   }
   if (report) *report = rep;
   return r;
+}
+
+size_t merge_duplicate_entries(Ratings& r, DuplicatePolicy policy, const std::string& name) {
+  size_t dup = 0;
+  const size_t merged = r.size() <= std::numeric_limits<uint32_t>::max()
+                            ? merge_duplicates<uint32_t>(r, policy, &dup)
+                            : merge_duplicates<size_t>(r, policy, &dup);
+  if (dup < r.size()) {
+    size_t first = 0;
+    while (r.user[first] != r.user[dup] || r.item[first] != r.item[dup]) ++first;
+    throw Error(name + ": entry " + std::to_string(dup) + " repeats entry " +
+                std::to_string(first) + " (user " + quote(r.users.name(r.user[dup])) + ", item " +
+                quote(r.items.name(r.item[dup])) +
+                "); choose a duplicates policy (sum, mean or last) to merge repeats");
+  }
+  return merged;
 }
 
 GroupFile read_group_file(const std::string& path) {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "ppmf/common.hpp"
+#include "ppmf/groups.hpp"
 
 namespace ppmf {
 
@@ -13,14 +14,14 @@ Explore parse_explore(const std::string& s) {
   if (s == "none") return Explore::kNone;
   if (s == "thompson") return Explore::kThompson;
   if (s == "ucb") return Explore::kUcb;
-  throw Error("unknown --explore '" + s + "' (expected none|thompson|ucb)");
+  throw ConfigError("explore", "unknown mode '" + s + "' (expected none|thompson|ucb)");
 }
 
 std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model& model,
                                                    const std::vector<int32_t>& users,
                                                    const std::vector<std::vector<int32_t>>& seen,
                                                    const RecommendOptions& opt) {
-  if (opt.k < 1) throw Error("--k must be at least 1");
+  if (opt.k < 1) throw ConfigError("k", "must be at least 1, got " + std::to_string(opt.k));
   if (!opt.include_seen && seen.size() != users.size())
     throw Error("recommend: one seen list per user is needed");
   const size_t items = static_cast<size_t>(model.V.n);
@@ -85,6 +86,18 @@ std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model
     }
   }
   return out;
+}
+
+std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model& model,
+                                                   const std::vector<std::string>& user_ids,
+                                                   const RecommendOptions& opt) {
+  const ResolvedUsers who = resolve_users(model, user_ids, opt.user_groups, opt.plain_prior);
+  std::vector<std::vector<int32_t>> seen(who.index.size());
+  for (size_t k = 0; k < seen.size(); ++k) {
+    const ItemList s = seen_items_of(model, who.index[k]);
+    seen[k].assign(s.begin(), s.end());
+  }
+  return recommend(backend, model, who.index, seen, opt);
 }
 
 }  // namespace ppmf

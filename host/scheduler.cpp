@@ -12,14 +12,12 @@
 #include "ppmf/hyper.hpp"
 #include "ppmf/predict.hpp"
 #include "ppmf/split.hpp"
-#include "progress.hpp"
 
 namespace ppmf {
 
 Model init_model(const Ratings& train, const std::vector<float>& values, const ModelConfig& config,
                  const GroupFile* user_groups, const GroupFile* item_groups, uint64_t seed) {
-  if (config.rank < 0 || config.rank > kMaxRank)
-    throw Error("rank must be between 0 (biases only) and " + std::to_string(kMaxRank));
+  validate(config);
   if (train.size() == 0) throw Error("no training entries");
   Model m;
   m.config = config;
@@ -131,15 +129,6 @@ struct HeldOut {
   }
 };
 
-void log_epoch(const EpochMetrics& e) {
-  std::fprintf(stderr, "epoch %3d  elbo/entry %9.4f  train_rmse %.4f", e.epoch, e.elbo_per_entry,
-               e.train_rmse);
-  if (e.has_valid) std::fprintf(stderr, "  valid_rmse %.4f  valid_nll %.4f", e.valid_rmse, e.valid_nll);
-  if (e.has_test) std::fprintf(stderr, "  test_rmse %.4f  test_nll %.4f", e.test_rmse, e.test_nll);
-  std::fprintf(stderr, "  sigma %.4f  %6.2fM entries/s  %.2fs\n", e.sigma, e.entries_per_s / 1e6,
-               e.seconds);
-}
-
 // Rows per solve_rows call: small enough for a live progress bar on big sides, large enough that
 // the calls cost nothing.
 constexpr int kRowsPerCall = 1 << 16;
@@ -206,11 +195,11 @@ EpochMetrics run_epoch(Backend& backend, Model& model, const TrainConfig& tc,
 
 namespace {
 
-// Epochs on a loaded backend, with held-out scoring, logging and (when `valid` is not empty)
-// early stopping with restore of the best epoch. Appends to model.history; returns the model to
-// keep (its guide copied out of the backend).
+// Epochs on a loaded backend, with held-out scoring and (when `valid` is not empty) early stopping
+// with restore of the best epoch. Appends to model.history; returns the model to keep (its guide
+// copied out of the backend).
 Model run_epochs(Backend& backend, Model model, const TrainConfig& tc, int epochs, HeldOut& valid,
-                 HeldOut& test) {
+                 HeldOut& test, const TrainCallbacks& cb, TrainReport& report) {
   Model best;
   double best_nll = INFINITY;
   int best_epoch = 0;
@@ -218,10 +207,10 @@ Model run_epochs(Backend& backend, Model model, const TrainConfig& tc, int epoch
   const int first = static_cast<int>(model.history.size());
   for (int e = 1; e <= epochs; ++e) {
     const int epoch = first + e;
-    ProgressBar bar(static_cast<size_t>(model.U.n) + model.V.n, tc.progress && !tc.quiet,
-                    "epoch " + std::to_string(epoch));
-    EpochMetrics em = run_epoch(backend, model, tc, [&](size_t done, size_t) { bar.update(done); });
-    bar.finish();
+    EpochMetrics em = run_epoch(backend, model, tc, [&](size_t done, size_t total) {
+      if (cb.on_progress) cb.on_progress(epoch, done, total);
+      if (cb.cancelled && cb.cancelled()) throw Cancelled("training cancelled");
+    });
     em.epoch = epoch;
     if (!valid.empty()) {
       em.has_valid = true;
@@ -232,7 +221,7 @@ Model run_epochs(Backend& backend, Model model, const TrainConfig& tc, int epoch
       std::tie(em.test_rmse, em.test_nll) = test.score(backend);
     }
     model.history.push_back(em);
-    if (!tc.quiet) log_epoch(em);
+    if (cb.on_epoch) cb.on_epoch(em);
     if (!em.has_valid) continue;
     nll.push_back(em.valid_nll);
     if (em.valid_nll < best_nll) {
@@ -248,11 +237,15 @@ Model run_epochs(Backend& backend, Model model, const TrainConfig& tc, int epoch
       const double before = *std::min_element(nll.begin(), nll.end() - static_cast<long>(p));
       const double recent = *std::min_element(nll.end() - static_cast<long>(p), nll.end());
       if (recent > before - tc.min_improvement) {
-        if (!tc.quiet)
-          std::fprintf(stderr,
-                       "early stop: validation NLL improved by less than %g over %d epochs; "
-                       "keeping epoch %d\n",
-                       tc.min_improvement, tc.patience, best_epoch);
+        report.stopped_early = true;
+        if (cb.on_note) {
+          char line[160];
+          std::snprintf(line, sizeof line,
+                        "early stop: validation NLL improved by less than %g over %d epochs; "
+                        "keeping epoch %d",
+                        tc.min_improvement, tc.patience, best_epoch);
+          cb.on_note(line);
+        }
         break;
       }
     }
@@ -269,53 +262,68 @@ Model run_epochs(Backend& backend, Model model, const TrainConfig& tc, int epoch
 
 // A model of `table` ready to train: compacted ids, groups, the initial guide (or the warm start).
 Model fresh_model(const Ratings& table, const ModelConfig& config, const TrainInputs& in,
-                  const TrainConfig& tc, const Model* warm, Ratings& compacted,
-                  std::vector<float>& values) {
+                  const TrainConfig& tc, Ratings& compacted, std::vector<float>& values) {
   compacted = compact(table);
   values = model_scale(compacted, config.transform);
   Model model = init_model(compacted, values, config, in.user_groups, in.item_groups, tc.seed);
-  if (warm) warm_start_from(*warm, model);
+  if (in.warm_start) warm_start_from(*in.warm_start, model);
   return model;
 }
 
 }  // namespace
 
-Model train(const TrainInputs& in, const ModelConfig& config, const TrainConfig& tc,
-            Backend& backend) {
-  if (in.train == nullptr) throw Error("no training data");
-  if (tc.epochs < 1) throw Error("epochs must be at least 1");
-  if (tc.patience < 0) throw Error("patience must be >= 0");
-  if (tc.pool_iters < 1) throw Error("pool_iters must be at least 1");
+TrainResult train(const TrainInputs& in, const ModelConfig& config, const TrainConfig& tc,
+                  Backend& backend, const TrainCallbacks& cb) {
+  const auto t0 = Clock::now();
+  validate(config);
+  validate(tc);
+  if (in.train == nullptr || in.train->size() == 0) throw Error("no training entries");
+  TrainReport report;
+  report.device = backend.name();
+  report.test_entries = in.test ? in.test->size() : 0;
   // The validation entries are carved before the ids are compacted, so an id seen only there is
   // new to the model, as it would be in service.
-  const bool validate = tc.valid_frac > 0;
-  const Split parts = validate ? split_by_hash(*in.train, tc.valid_frac, tc.seed) : Split{};
+  const bool validate_epochs = tc.valid_frac > 0;
+  const Split parts = validate_epochs ? split_by_hash(*in.train, tc.valid_frac, tc.seed) : Split{};
+  if (validate_epochs && parts.train.size() == 0)
+    throw Error("the validation split left no training entries (lower valid_frac)");
   Ratings train;
   std::vector<float> values;
-  Model model = fresh_model(validate ? parts.train : *in.train, config, in, tc, in.warm_start,
-                            train, values);
+  Model model =
+      fresh_model(validate_epochs ? parts.train : *in.train, config, in, tc, train, values);
+  report.train_entries = train.size();
+  report.valid_entries = parts.test.size();
   backend.load_model(model);
   backend.load_training(train.user, train.item, values);
-  HeldOut valid(model, validate ? &parts.test : nullptr, in.user_groups, in.item_groups);
+  HeldOut valid(model, validate_epochs ? &parts.test : nullptr, in.user_groups, in.item_groups);
   HeldOut test(model, in.test, in.user_groups, in.item_groups);
-  model = run_epochs(backend, std::move(model), tc, tc.epochs, valid, test);
+  model = run_epochs(backend, std::move(model), tc, tc.epochs, valid, test, cb, report);
+  if (!valid.empty()) {
+    report.chosen_epoch = model.best_epoch;
+    report.chosen = model.history[model.best_epoch - 1];
+  }
 
   if (!valid.empty() && tc.refit) {
     // The chosen number of epochs, again from the start, on every entry.
     const int epochs = model.best_epoch;
-    if (!tc.quiet)
-      std::fprintf(stderr, "refit: %d epochs on all %zu entries (validation included)\n", epochs,
-                   in.train->size());
-    Model all = fresh_model(*in.train, config, in, tc, in.warm_start, train, values);
+    if (cb.on_note)
+      cb.on_note("refit: " + std::to_string(epochs) + " epochs on all " +
+                 std::to_string(in.train->size()) + " entries (validation included)");
+    Model all = fresh_model(*in.train, config, in, tc, train, values);
     all.history = std::move(model.history);
     backend.load_model(all);
     backend.load_training(train.user, train.item, values);
     HeldOut none(all, nullptr, nullptr, nullptr);
     HeldOut test_all(all, in.test, in.user_groups, in.item_groups);
-    model = run_epochs(backend, std::move(all), tc, epochs, none, test_all);
+    model = run_epochs(backend, std::move(all), tc, epochs, none, test_all, cb, report);
+    report.refit = true;
+    report.train_entries = train.size();
   }
   compute_new_user_prior(model);
-  return model;
+  report.epochs_run = static_cast<int>(model.history.size());
+  report.kept = model.history[model.best_epoch - 1];
+  report.seconds = seconds_since(t0);
+  return {std::move(model), std::move(report)};
 }
 
 }  // namespace ppmf

@@ -11,7 +11,8 @@
 namespace ppmf {
 
 Split split_random(const Ratings& all, double test_frac, uint64_t seed) {
-  if (!(test_frac >= 0.0 && test_frac < 1.0)) throw Error("--test-frac must be in [0, 1)");
+  if (!(test_frac >= 0.0 && test_frac < 1.0))
+    throw ConfigError("test_frac", "must be in [0, 1), got " + std::to_string(test_frac));
   std::vector<size_t> order(all.size());
   std::iota(order.begin(), order.end(), size_t{0});
   Rng rng(seed);

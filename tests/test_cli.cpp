@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "ppmf/split.hpp"
 #include "test_util.hpp"
 
@@ -16,6 +18,17 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using Json = nlohmann::json;
+
+Json read_json(const std::string& path) {
+  return Json::parse(testing::read_text(path));  // throws (failing the test) on invalid JSON
+}
+
+// The number after `label` in a printed report ("test_rmse    0.9123").
+double printed_number(const std::string& out, const std::string& label) {
+  const size_t at = out.find(label);
+  return at == std::string::npos ? NAN : std::stod(out.substr(at + label.size()));
+}
 
 struct CliRun {
   int code;
@@ -71,13 +84,37 @@ TEST_F(Cli, TrainEvalPredictInfoEndToEnd) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("epoch   1"));
   EXPECT_THAT(r.out, HasSubstr("test_rmse"));
-  EXPECT_THAT(testing::read_text(metrics), HasSubstr("\"elbo_per_entry\""));
+  const Json train = read_json(metrics);
+  EXPECT_EQ(train["device"].get<std::string>().rfind("cpu", 0), 0u);
+  ASSERT_EQ(train["epochs"].size(), train["epochs_run"].get<size_t>());
+  const int kept = train["kept_epoch"].get<int>();
+  ASSERT_GE(kept, 1);
+  const Json& kept_epoch = train["epochs"][kept - 1];
+  EXPECT_EQ(kept_epoch["epoch"].get<int>(), kept);
+  EXPECT_NEAR(kept_epoch["test_rmse"].get<double>(), printed_number(r.out, "\ntest_rmse"), 1e-4);
+  EXPECT_TRUE(train["epochs"][0]["valid_nll"].is_number()) << "validation on by default";
+  EXPECT_EQ(train["refit"].get<bool>(), kept > train["chosen_epoch"].get<int>());
 
   r = run("eval --model " + model + " --data " + split + "/test.csv --json " + metrics);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("cover90"));
   EXPECT_THAT(r.out, HasSubstr("6-20"));
-  EXPECT_THAT(testing::read_text(metrics), HasSubstr("\"by_user_history\""));
+  const Json eval = read_json(metrics);
+  EXPECT_EQ(eval["overall"]["n"].get<size_t>(),
+            count_lines(testing::read_text(split + "/test.csv")) - 1);
+  {
+    std::istringstream all_row(r.out.substr(r.out.find("\nall") + 4));
+    size_t n = 0;
+    double rmse = 0;
+    all_row >> n >> rmse;
+    EXPECT_EQ(n, eval["overall"]["n"].get<size_t>());
+    EXPECT_NEAR(rmse, eval["overall"]["rmse"].get<double>(), 1e-4);
+  }
+  size_t bucketed = 0;
+  for (const auto& [name, m] : eval["by_user_history"].items()) bucketed += m["n"].get<size_t>();
+  EXPECT_EQ(bucketed, eval["overall"]["n"].get<size_t>());
+  EXPECT_EQ(eval["ranking"]["k"].get<int>(), 10);
+  EXPECT_GT(eval["ranking"]["users"].get<size_t>(), 0u);
 
   const std::string pairs = testing::temp_path("cli_pairs.csv"),
                     preds = testing::temp_path("cli_preds.csv");
@@ -142,11 +179,22 @@ TEST_F(Cli, GivenNProtocolAndBench) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("item-mean"));
   EXPECT_THAT(r.out, HasSubstr("unpooled"));
-  EXPECT_THAT(testing::read_text(json), HasSubstr("\"protocol\": \"given-n\""));
-  r =
-      run("bench --device cpu --users 300 --items 100 --nnz 5000 --rank 8 --repeats 1 "
-          "--threads 1");
+  const Json given = read_json(json);
+  EXPECT_EQ(given["protocol"], "given-n");
+  // pooled, pooled-plain, unpooled and item-mean, at N = 0 and 2, under both target rules.
+  ASSERT_EQ(given["rows"].size(), 16u);
+  for (const Json& row : given["rows"]) {
+    EXPECT_TRUE(row["rmse"].is_number()) << row.dump();
+    EXPECT_GT(row["users"].get<size_t>(), 0u) << row.dump();
+  }
+  const std::string bench_json = testing::temp_path("bench.json");
+  r = run("bench --device cpu --users 300 --items 100 --nnz 5000 --rank 8,3 --repeats 1 "
+          "--threads 1 --json " + bench_json);
   ASSERT_EQ(r.code, 0) << r.out;
+  const Json bench = read_json(bench_json);
+  ASSERT_EQ(bench.size(), 2u);
+  EXPECT_EQ(bench[1]["rank"], 3);
+  EXPECT_GT(bench[0]["user_sweep"]["entries_per_s"].get<double>(), 0);
   EXPECT_THAT(r.out, HasSubstr("of peak"));
   EXPECT_THAT(r.out, HasSubstr("of copy"));
 }
@@ -182,8 +230,20 @@ TEST_F(Cli, BadInputGivesOneClearLine) {
   expect_one_line_error(run("train --data /nonexistent/x.csv"), "cannot open");
   expect_one_line_error(run("train --data " + data_ + " --rank zero"), "--rank");
   expect_one_line_error(run("train --data " + data_ + " --bogus 1"), "unknown option --bogus");
-  expect_one_line_error(run("train --data " + data_ + " --device 0 --quiet"), "--device 0");
-  expect_one_line_error(run("train --data " + data_ + " --device gpu7"), "unknown --device");
+  expect_one_line_error(run("train --data " + data_ + " --device 0 --quiet"),
+                        "--device: GPU 0 asked for");
+  expect_one_line_error(run("train --data " + data_ + " --device gpu7"),
+                        "--device: unknown device 'gpu7'");
+  // Settings the library validates come back named by their flag.
+  expect_one_line_error(run("train --data " + data_ + " --rank 2000"),
+                        "--rank: must be an integer in [0, 1024], got 2000");
+  expect_one_line_error(run("train --data " + data_ + " --prec-a0 0.5"), "--prec-a0: must be");
+  expect_one_line_error(run("train --data " + data_ + " --valid-frac 0.95"), "--valid-frac: must be");
+  expect_one_line_error(run("train --data " + data_ + " --transform log"),
+                        "--transform: unknown transform 'log'");
+  expect_one_line_error(run("train --data " + data_ + " --duplicates max"),
+                        "--duplicates: unknown policy 'max'");
+  expect_one_line_error(run("train --data " + data_ + " --threads -2 --device cpu"), "--threads: must be");
   expect_one_line_error(run("predict --model /nonexistent.ppmf --pairs " + bad), "cannot open");
 
   const std::string model = testing::temp_path("cli_corrupt.ppmf");

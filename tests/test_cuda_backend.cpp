@@ -36,7 +36,7 @@ bool cuda_usable() {
 }
 
 std::unique_ptr<Backend> new_cuda_backend() {
-  return make_backend({DeviceSpec::kGpu, 0}, 0);
+  return make_backend({DeviceSpec::kGpu, 0});
 }
 
 // Elementwise |a - b| <= atol + rtol |b| with atol = atol_scale * max |b| (the reference's scale);
@@ -264,14 +264,6 @@ TEST_F(Ceilings, CudaMeasures) {
   EXPECT_LT(peak, 1e15);
 }
 
-TrainConfig quiet(int epochs) {
-  TrainConfig tc;
-  tc.epochs = epochs;
-  tc.quiet = true;
-  tc.progress = false;
-  return tc;
-}
-
 // Training end to end: validation, early stopping, refit, pooling with groups; the trajectories
 // agree epoch by epoch within float tolerance.
 TEST(Training, CudaMatchesCpu) {
@@ -289,8 +281,8 @@ TEST(Training, CudaMatchesCpu) {
   mc.rank = 4;
   auto cpu = make_cpu_backend(2);
   auto gpu = new_cuda_backend();
-  const TrainConfig tc = quiet(15);
-  const Model a = train(in, mc, tc, *cpu), b = train(in, mc, tc, *gpu);
+  const TrainConfig tc = testing::epochs_config(15);
+  const Model a = train(in, mc, tc, *cpu).model, b = train(in, mc, tc, *gpu).model;
   ASSERT_EQ(a.history.size(), b.history.size());
   for (size_t e = 0; e < a.history.size(); ++e) {
     SCOPED_TRACE("epoch " + std::to_string(e + 1));
@@ -343,25 +335,27 @@ TEST(MediumProblem, CudaMatchesCpu) {
   }
 }
 
-// Runs everywhere: asking for a GPU that is not there names the --device value, and "auto" falls
-// back to the CPU.
+// Runs everywhere: asking for a GPU that is not there is a ConfigError of the device setting that
+// names the GPU, and "auto" falls back to the CPU.
 TEST(CudaDevices, MissingGpuIsAClearError) {
   if (!list_gpus(nullptr).empty()) GTEST_SKIP() << "a GPU is present";
   try {
-    make_backend({DeviceSpec::kGpu, 0}, 1);
-    FAIL() << "expected an error for --device 0";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--device 0"), std::string::npos) << e.what();
+    make_backend({DeviceSpec::kGpu, 0, 1});
+    FAIL() << "expected an error for GPU 0";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "device");
+    EXPECT_NE(std::string(e.what()).find("GPU 0"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(make_backend({DeviceSpec::kAuto, 0}, 1)->name().rfind("cpu", 0), 0u);
+  EXPECT_EQ(make_backend({DeviceSpec::kAuto, 0, 1})->name().rfind("cpu", 0), 0u);
 }
 
 TEST(CudaDevices, BadIndexIsAClearError) {
   try {
-    make_backend({DeviceSpec::kGpu, 99}, 1);
-    FAIL() << "expected an error for --device 99";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--device 99"), std::string::npos) << e.what();
+    make_backend({DeviceSpec::kGpu, 99, 1});
+    FAIL() << "expected an error for GPU 99";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "device");
+    EXPECT_NE(std::string(e.what()).find("GPU 99"), std::string::npos) << e.what();
   }
 }
 

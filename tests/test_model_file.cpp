@@ -379,7 +379,7 @@ TEST(ModelFile, VersionOneFilesStillLoadAndPredict) {
   pairs.push(pairs.users.insert("u0000000"), pairs.items.insert("v000001"), 0.f);
   pairs.push(pairs.users.insert("u0000003"), pairs.items.insert("v000005"), 0.f);
   pairs.push(pairs.users.insert("newbie"), pairs.items.insert("v000002"), 0.f);
-  auto backend = make_backend(parse_device("cpu"), 1);
+  auto backend = make_backend(parse_device("cpu"));
   backend->load_model(m);
   const Predictions p = predict_table(*backend, m, pairs, nullptr, nullptr);
   const double want_mean[] = {2.60763407, 2.81032825, 1.68631566};

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -264,10 +265,11 @@ TEST(ReaderParse, ColumnsMixedNameAndPosition) {
 TEST(ReaderParse, ColumnErrors) {
   EXPECT_EQ(parse_error("u,i,r\nu1,i1,3\n", with_columns({"user", "i", "r"})),
             "mem.csv: no column named 'user' (header has: u, i, r)");
+  // A column list of the wrong shape is a setting's error, named by the setting.
   EXPECT_THAT(parse_error("u1,i1,3\n", with_columns({"1", "2"})),
-              StartsWith("mem.csv: --columns expects user,item,value"));
+              StartsWith("columns: expects user,item,value"));
   EXPECT_THAT(parse_error("u1,i1,3\n", with_columns({"0", "1", "2"})),
-              StartsWith("mem.csv: bad column '0'"));
+              StartsWith("columns: bad column '0'"));
 }
 
 TEST(ReaderParse, CrlfBomCommentsAndBlankLines) {
@@ -347,12 +349,12 @@ constexpr char kInterleavedDuplicates[] = "a,x,1\nb,x,8\na,y,2\nb,x,16\na,x,4\nb
 
 TEST(ReaderDuplicates, ErrorNamesBothLines) {
   EXPECT_EQ(parse_error(kGroupedDuplicates),
-            "mem.csv:3: duplicate entry (user 'a', item 'x') first seen on line 1; use "
-            "--duplicates sum|mean|last");
+            "mem.csv:3: duplicate entry (user 'a', item 'x') first seen on line 1; choose a "
+            "duplicates policy (sum, mean or last) to merge repeats");
   // The earliest repeat in the file is reported, whichever user it belongs to.
   EXPECT_EQ(parse_error(kInterleavedDuplicates),
-            "mem.csv:4: duplicate entry (user 'b', item 'x') first seen on line 2; use "
-            "--duplicates sum|mean|last");
+            "mem.csv:4: duplicate entry (user 'b', item 'x') first seen on line 2; choose a "
+            "duplicates policy (sum, mean or last) to merge repeats");
 }
 
 TEST(ReaderDuplicates, ErrorLineNumbersSkipHeaderCommentsAndBadLines) {
@@ -426,6 +428,30 @@ TEST(ReaderDuplicates, MatchReferenceOnRandomFiles) {
   }
 }
 
+// Tables built in memory (the Python package's arrays) get the reader's duplicate policies; the
+// error names the two entries by position.
+TEST(ReaderDuplicates, InMemoryTables) {
+  const auto table = [] {
+    Ratings r;
+    for (const auto& [u, i, v] : std::vector<std::tuple<const char*, const char*, float>>{
+             {"a", "x", 1}, {"b", "x", 2}, {"a", "y", 3}, {"a", "x", 5}})
+      r.push(r.users.insert(u), r.items.insert(i), v);
+    return r;
+  };
+  Ratings r = table();
+  try {
+    merge_duplicate_entries(r, DuplicatePolicy::kError, "arrays");
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "arrays: entry 3 repeats entry 0 (user 'a', item 'x'); choose a duplicates "
+                 "policy (sum, mean or last) to merge repeats");
+  }
+  r = table();
+  EXPECT_EQ(merge_duplicate_entries(r, DuplicatePolicy::kMean, "arrays"), 1u);
+  EXPECT_EQ(rows(r), (std::vector<Row>{{"a", "x", 3}, {"b", "x", 2}, {"a", "y", 3}}));
+}
+
 TEST(ReaderDuplicates, PolicyNames) {
   for (const DuplicatePolicy p : {DuplicatePolicy::kError, DuplicatePolicy::kSum,
                                   DuplicatePolicy::kMean, DuplicatePolicy::kLast}) {
@@ -435,8 +461,9 @@ TEST(ReaderDuplicates, PolicyNames) {
   try {
     parse_duplicate_policy("max");
     FAIL() << "no throw";
-  } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "unknown --duplicates value 'max' (expected error|sum|mean|last)");
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "duplicates");
+    EXPECT_STREQ(e.what(), "duplicates: unknown policy 'max' (expected error|sum|mean|last)");
   }
 }
 

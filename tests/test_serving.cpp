@@ -8,7 +8,10 @@
 
 #include "cpu_backend.hpp"
 #include "ppmf/coldstart.hpp"
+#include "ppmf/evaluate.hpp"
 #include "ppmf/foldin.hpp"
+#include "ppmf/groups.hpp"
+#include "ppmf/json.hpp"
 #include "ppmf/predict.hpp"
 #include "ppmf/recommend.hpp"
 #include "ppmf/scheduler.hpp"
@@ -24,7 +27,7 @@ Model trained_model(const Ratings& data, int rank, int epochs) {
   TrainInputs in;
   in.train = &data;
   auto backend = make_cpu_backend(2);
-  return train(in, mc, testing::quiet_training(epochs), *backend);
+  return train(in, mc, testing::epochs_config(epochs), *backend).model;
 }
 
 TEST(FoldIn, EqualsTheDenseExactPosterior) {
@@ -290,6 +293,81 @@ TEST_F(Recommend, ThompsonSamplingIsReproducibleForASeed) {
   EXPECT_TRUE(differs);
 }
 
+// Users by id: known ones exclude what they have seen, unknown ones rank from their prior, the same
+// lists as the index-level call given the same rows and seen lists.
+TEST_F(Recommend, ByIdEqualsByIndex) {
+  RecommendOptions opt;
+  opt.k = 6;
+  const std::vector<std::string> ids{"user0", "someone-new", "user3"};
+  const auto by_id = recommend(*backend_, model_, ids, opt);
+  const std::vector<int32_t> rows{model_.users.find("user0"), new_user_index(model_, -1),
+                                  model_.users.find("user3")};
+  std::vector<std::vector<int32_t>> seen(3);
+  for (const size_t k : {0, 2}) {
+    const ItemList s = seen_items_of(model_, rows[k]);
+    seen[k].assign(s.begin(), s.end());
+    EXPECT_FALSE(seen[k].empty());
+  }
+  EXPECT_TRUE(seen_items_of(model_, rows[1]).empty()) << "a prior row has seen nothing";
+  const auto by_index = recommend(*backend_, model_, rows, seen, opt);
+  ASSERT_EQ(by_id.size(), 3u);
+  for (size_t u = 0; u < 3; ++u) {
+    ASSERT_EQ(by_id[u].size(), by_index[u].size());
+    for (size_t r = 0; r < by_id[u].size(); ++r) EXPECT_EQ(by_id[u][r].item, by_index[u][r].item);
+  }
+  opt.candidates = find_items(model_, {"item3", "item1"});
+  EXPECT_EQ(opt.candidates, (std::vector<int32_t>{model_.items.find("item3"), model_.items.find("item1")}));
+  EXPECT_THROW(find_items(model_, {"item1", "no-such-item"}), Error);
+}
+
+// evaluate() against the pieces it is made of: predictions scored entry by entry, and each user's
+// list (its prior's for an unknown user) scored against its relevant entries.
+TEST_F(Recommend, EvaluateEqualsAHandComputation) {
+  Ratings table;
+  const auto add = [&](const char* u, const char* i, float v) {
+    table.push(table.users.insert(u), table.items.insert(i), v);
+  };
+  add("user1", "item2", 4.5f);
+  add("user1", "item7", 1.0f);
+  add("newbie", "item4", 5.0f);
+  add("newbie", "unknown-item", 5.0f);
+  add("user9", "item11", 3.0f);
+  EvalOptions opt;
+  opt.k = 5;
+  opt.has_relevant = true;
+  opt.relevant = 2.0;
+  const EvalReport r = evaluate(*backend_, model_, table, opt);
+  const Predictions p = predict_table(*backend_, model_, table, nullptr, nullptr);
+  MetricSums sums;
+  for (size_t e = 0; e < table.size(); ++e) sums.add(table.value[e], p.mean[e], p.var[e]);
+  const Metrics want = sums.finish();
+  EXPECT_EQ(r.overall.n, 5u);
+  EXPECT_DOUBLE_EQ(r.overall.rmse, want.rmse);
+  EXPECT_DOUBLE_EQ(r.overall.nll, want.nll);
+  EXPECT_EQ(r.buckets[0].n, 2u) << "newbie's entries fall in the no-history bucket";
+  // Ranking: user1 (relevant item2), newbie (relevant item4; unknown-item is not in the catalog),
+  // user9 (relevant item11).
+  const std::vector<int32_t> rows{model_.users.find("user1"), new_user_index(model_, -1),
+                                  model_.users.find("user9")};
+  std::vector<std::vector<int32_t>> seen(3), relevant{{model_.items.find("item2")},
+                                                      {model_.items.find("item4")},
+                                                      {model_.items.find("item11")}};
+  for (size_t k = 0; k < 3; ++k) {
+    const ItemList s = seen_items_of(model_, rows[k]);
+    seen[k].assign(s.begin(), s.end());
+  }
+  const RankingMetrics k = rank_and_score(*backend_, model_, rows, seen, relevant, 5);
+  EXPECT_EQ(r.ranking.users, 3u);
+  EXPECT_DOUBLE_EQ(r.ranking.recall, k.recall);
+  EXPECT_DOUBLE_EQ(r.ranking.ndcg, k.ndcg);
+  // In JSON, buckets without entries have null metrics (never NaN, which JSON cannot hold).
+  const std::string json = to_json(r);
+  EXPECT_NE(json.find("\"rmse\": null"), std::string::npos) << json;
+  EXPECT_EQ(json.find("nan"), std::string::npos) << json;
+  opt.k = 0;
+  EXPECT_THROW(evaluate(*backend_, model_, table, opt), ConfigError);
+}
+
 TEST_F(Recommend, UcbAddsBetaSds) {
   RecommendOptions opt;
   opt.k = 3;
@@ -307,10 +385,10 @@ TEST(WarmStart, NoNewDataChangesLittle) {
   TrainInputs in;
   in.train = &data;
   in.warm_start = &old;
-  TrainConfig tc = testing::quiet_training(1);
+  TrainConfig tc = testing::epochs_config(1);
   tc.valid_frac = 0;
   auto backend = make_cpu_backend(2);
-  const Model fresh = train(in, mc, tc, *backend);
+  const Model fresh = train(in, mc, tc, *backend).model;
   double diff = 0, scale = 0;
   for (size_t k = 0; k < old.U.mean.size(); ++k) {
     diff += std::pow(fresh.U.mean[k] - old.U.mean[k], 2);

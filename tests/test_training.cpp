@@ -48,7 +48,7 @@ TEST(Training, RecoversAPlantedModel) {
   TrainInputs in;
   in.train = &split.train;
   in.test = &split.test;
-  const Model m = train(in, mc, testing::quiet_training(80), *backend);
+  const Model m = train(in, mc, testing::epochs_config(80), *backend).model;
   const EpochMetrics& best = m.history[m.best_epoch - 1];
   EXPECT_LT(best.test_rmse, 1.2 * noise) << "held-out RMSE should approach the noise level";
   EXPECT_NEAR(std::sqrt(m.sigma2), noise, 0.1 * noise);
@@ -89,7 +89,7 @@ TEST(Training, LightUsersShrinkToTheirGroupHeavyUsersDoNot) {
   TrainInputs in;
   in.train = &r;
   in.user_groups = &groups;
-  const Model m = train(in, mc, testing::quiet_training(60), *backend);
+  const Model m = train(in, mc, testing::epochs_config(60), *backend).model;
   // Predictions at item 0 for: the light user, the heavy user, and new members of groups A and B.
   Ratings pairs;
   for (const char* id : {"light", "heavy", "new-in-A", "new-in-B"})
@@ -115,16 +115,16 @@ TEST(Training, SameSeedSameModelWhateverTheThreadCount) {
   TrainInputs in;
   in.train = &all;
   auto one = make_cpu_backend(1), two = make_cpu_backend(2);
-  const Model a = train(in, mc, testing::quiet_training(5), *one);
-  const Model b = train(in, mc, testing::quiet_training(5), *two);
-  const Model c = train(in, mc, testing::quiet_training(5), *two);
+  const Model a = train(in, mc, testing::epochs_config(5), *one).model;
+  const Model b = train(in, mc, testing::epochs_config(5), *two).model;
+  const Model c = train(in, mc, testing::epochs_config(5), *two).model;
   EXPECT_EQ(a.U.mean, b.U.mean);
   EXPECT_EQ(a.V.logsd, b.V.logsd);
   EXPECT_EQ(b.U.bias_mean, c.U.bias_mean);
   EXPECT_EQ(a.sigma2, c.sigma2);
-  TrainConfig other = testing::quiet_training(5);
+  TrainConfig other = testing::epochs_config(5);
   other.seed = 2;
-  const Model d = train(in, mc, other, *two);
+  const Model d = train(in, mc, other, *two).model;
   EXPECT_NE(a.U.mean, d.U.mean);
 }
 
@@ -139,7 +139,7 @@ TEST(Training, UnseenIdsArePredictedFromTheirPrior) {
   TrainInputs in;
   in.train = &all;
   in.user_groups = &ug;
-  const Model m = train(in, mc, testing::quiet_training(10), *backend);
+  const Model m = train(in, mc, testing::epochs_config(10), *backend).model;
   backend->load_model(m);
 
   Ratings pairs;
@@ -192,11 +192,60 @@ TEST(Training, RejectsBadSettings) {
   Ratings negative = all;
   negative.value[0] = -3.0f;
   in.train = &negative;
-  EXPECT_THROW(train(in, mc, testing::quiet_training(1), *backend), Error);
+  EXPECT_THROW(train(in, mc, testing::epochs_config(1), *backend), Error);
   mc.transform = Transform::kNone;
   mc.rank = -1;
   in.train = &all;
-  EXPECT_THROW(train(in, mc, testing::quiet_training(1), *backend), Error);
+  try {
+    train(in, mc, testing::epochs_config(1), *backend);
+    FAIL() << "rank -1 accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "rank");
+  }
+}
+
+// Each setting out of range is a ConfigError naming that setting (front ends turn the name into
+// their own option: --prec-a0, prec_a0=); NaN never passes.
+TEST(Config, ValidateNamesTheField) {
+  const auto field_of = [](const auto& config) -> std::string {
+    try {
+      validate(config);
+    } catch (const ConfigError& e) {
+      return e.field();
+    }
+    return "(accepted)";
+  };
+  EXPECT_EQ(field_of(ModelConfig{}), "(accepted)");
+  EXPECT_EQ(field_of(TrainConfig{}), "(accepted)");
+  const auto model_with = [](auto set) {
+    ModelConfig c;
+    set(c);
+    return c;
+  };
+  const auto train_with = [](auto set) {
+    TrainConfig c;
+    set(c);
+    return c;
+  };
+  EXPECT_EQ(field_of(model_with([](ModelConfig& c) { c.rank = kMaxRank + 1; })), "rank");
+  EXPECT_EQ(field_of(model_with([](ModelConfig& c) { c.tau = 0; })), "tau");
+  EXPECT_EQ(field_of(model_with([](ModelConfig& c) { c.prec_a0 = 0.5f; })), "prec_a0");
+  EXPECT_EQ(field_of(model_with([](ModelConfig& c) { c.prec_b0 = NAN; })), "prec_b0");
+  EXPECT_EQ(field_of(model_with([](ModelConfig& c) { c.noise_a = -1; })), "noise_a");
+  EXPECT_EQ(field_of(model_with([](ModelConfig& c) { c.init_sd = INFINITY; })), "init_sd");
+  EXPECT_EQ(field_of(train_with([](TrainConfig& c) { c.epochs = 0; })), "epochs");
+  EXPECT_EQ(field_of(train_with([](TrainConfig& c) { c.patience = -1; })), "patience");
+  EXPECT_EQ(field_of(train_with([](TrainConfig& c) { c.min_improvement = NAN; })),
+            "min_improvement");
+  EXPECT_EQ(field_of(train_with([](TrainConfig& c) { c.valid_frac = 0.95; })), "valid_frac");
+  EXPECT_EQ(field_of(train_with([](TrainConfig& c) { c.pool_iters = 0; })), "pool_iters");
+  try {
+    parse_transform("log");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "transform");
+    EXPECT_STREQ(e.what(), "transform: unknown transform 'log' (expected none|log1p)");
+  }
 }
 
 TEST(Training, RankZeroIsABiasesOnlyModel) {
@@ -206,9 +255,9 @@ TEST(Training, RankZeroIsABiasesOnlyModel) {
   auto backend = make_cpu_backend(2);
   TrainInputs in;
   in.train = &all;
-  TrainConfig tc = testing::quiet_training(20);
+  TrainConfig tc = testing::epochs_config(20);
   tc.valid_frac = 0;
-  const Model m = train(in, mc, tc, *backend);
+  const Model m = train(in, mc, tc, *backend).model;
   EXPECT_EQ(m.U.stride, 0);
   EXPECT_EQ(m.user_prior.dim(), 1);
   EXPECT_GT(m.history.back().elbo_per_entry, m.history.front().elbo_per_entry);
@@ -254,8 +303,7 @@ TEST(Training, LearnsTheBiasPriorsAndNoiseOfLightUsers) {
     in.train = &r;
     auto backend = make_cpu_backend(2);
     TrainConfig tc;
-    tc.quiet = true;
-    const Model m = train(in, mc, tc, *backend);
+    const Model m = train(in, mc, tc, *backend).model;
     const int b = rank;  // the bias is the last of the prior's dimensions
     const double learned_user_sd = std::sqrt(m.user_prior.cov_of(0)[b * (rank + 1) + b]);
     const double learned_item_sd = std::sqrt(m.item_prior.cov_of(0)[b * (rank + 1) + b]);
@@ -278,9 +326,9 @@ TEST(Training, HeldOutTestEntriesDoNotChangeTheModel) {
   auto backend = make_cpu_backend(2);
   TrainInputs in;
   in.train = &all;
-  const Model a = train(in, mc, testing::quiet_training(30), *backend);
+  const Model a = train(in, mc, testing::epochs_config(30), *backend).model;
   in.test = &nonsense;
-  const Model b = train(in, mc, testing::quiet_training(30), *backend);
+  const Model b = train(in, mc, testing::epochs_config(30), *backend).model;
   EXPECT_EQ(a.U.mean, b.U.mean);
   EXPECT_EQ(a.V.logsd, b.V.logsd);
   EXPECT_EQ(a.sigma2, b.sigma2);
@@ -297,9 +345,9 @@ TEST(Training, ValidationChoosesTheEpochsAndTheRefitSeesEverything) {
   auto backend = make_cpu_backend(2);
   TrainInputs in;
   in.train = &all;
-  TrainConfig tc = testing::quiet_training(25);
+  TrainConfig tc = testing::epochs_config(25);
   tc.patience = 3;
-  const Model m = train(in, mc, tc, *backend);
+  const Model m = train(in, mc, tc, *backend).model;
   EXPECT_EQ(m.n_train, all.size()) << "the refit trains on the validation entries too";
   int chosen = 0, validated = 0;
   double best = INFINITY;
@@ -315,13 +363,80 @@ TEST(Training, ValidationChoosesTheEpochsAndTheRefitSeesEverything) {
   EXPECT_EQ(static_cast<int>(m.history.size()), validated + chosen) << "refit for the chosen epochs";
   EXPECT_EQ(m.best_epoch, static_cast<int>(m.history.size()));
   tc.refit = false;
-  const Model kept = train(in, mc, tc, *backend);
+  const Model kept = train(in, mc, tc, *backend).model;
   EXPECT_EQ(kept.best_epoch, chosen);
   EXPECT_LT(kept.n_train, all.size());
   tc.valid_frac = 0;
-  const Model none = train(in, mc, tc, *backend);
+  const Model none = train(in, mc, tc, *backend).model;
   EXPECT_EQ(none.history.size(), 25u);
   EXPECT_FALSE(none.history.back().has_valid);
+}
+
+// The library prints nothing; callers follow training through the callbacks, and the report says
+// what the run decided.
+TEST(Training, CallbacksAndReportFollowTheRun) {
+  const Ratings all = testing::planted_ratings(150, 60, 2, 15, 0.3, 8);
+  ModelConfig mc;
+  mc.rank = 2;
+  auto backend = make_cpu_backend(2);
+  TrainInputs in;
+  in.train = &all;
+  TrainConfig tc = testing::epochs_config(25);
+  tc.patience = 3;
+  std::vector<int> epochs;
+  std::vector<std::string> notes;
+  size_t progress_calls = 0;
+  TrainCallbacks cb;
+  cb.on_epoch = [&](const EpochMetrics& e) { epochs.push_back(e.epoch); };
+  cb.on_note = [&](const std::string& n) { notes.push_back(n); };
+  cb.on_progress = [&](int epoch, size_t done, size_t total) {
+    ++progress_calls;
+    EXPECT_EQ(epoch, static_cast<int>(epochs.size()) + 1);
+    EXPECT_LE(done, total);
+    EXPECT_LE(total, 150u + 60u) << "the user and item rows of the compacted table";
+  };
+  const TrainResult r = train(in, mc, tc, *backend, cb);
+  const TrainReport& rep = r.report;
+  ASSERT_EQ(epochs.size(), r.model.history.size());
+  for (size_t k = 0; k < epochs.size(); ++k) EXPECT_EQ(epochs[k], static_cast<int>(k) + 1);
+  EXPECT_GE(progress_calls, 2 * epochs.size()) << "one call per side at least";
+  EXPECT_EQ(rep.epochs_run, static_cast<int>(epochs.size()));
+  EXPECT_TRUE(rep.refit);
+  EXPECT_TRUE(rep.stopped_early) << "25 epochs are more than this problem needs";
+  const auto validated = std::count_if(r.model.history.begin(), r.model.history.end(),
+                                       [](const EpochMetrics& e) { return e.has_valid; });
+  EXPECT_EQ(rep.epochs_run, validated + rep.chosen_epoch) << "the refit runs the chosen epochs";
+  EXPECT_EQ(rep.chosen.epoch, rep.chosen_epoch);
+  EXPECT_TRUE(rep.chosen.has_valid);
+  EXPECT_EQ(rep.kept.epoch, r.model.best_epoch);
+  EXPECT_EQ(rep.train_entries, all.size());
+  EXPECT_GT(rep.valid_entries, 0u);
+  EXPECT_EQ(rep.device, backend->name());
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_EQ(notes[0].rfind("early stop:", 0), 0u) << notes[0];
+  EXPECT_EQ(notes[1].rfind("refit: " + std::to_string(rep.chosen_epoch) + " epochs", 0), 0u)
+      << notes[1];
+}
+
+// A cancel request stops training between row ranges with Cancelled; the backend stays usable.
+TEST(Training, CancelStopsWithCancelled) {
+  const Ratings all = testing::planted_ratings(150, 60, 2, 15, 0.3, 8);
+  ModelConfig mc;
+  mc.rank = 2;
+  auto backend = make_cpu_backend(2);
+  TrainInputs in;
+  in.train = &all;
+  TrainCallbacks cb;
+  int polls = 0, epochs = 0;
+  cb.cancelled = [&] { return ++polls > 5; };
+  cb.on_epoch = [&](const EpochMetrics&) { ++epochs; };
+  EXPECT_THROW(train(in, mc, testing::epochs_config(25), *backend, cb), Cancelled);
+  EXPECT_EQ(polls, 6);
+  EXPECT_LE(epochs, 3);
+  TrainConfig three = testing::epochs_config(3);
+  three.valid_frac = 0;
+  const Model m = train(in, mc, three, *backend).model;
+  EXPECT_EQ(m.history.size(), 3u);
 }
 
 }  // namespace

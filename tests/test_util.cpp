@@ -186,10 +186,9 @@ double reference_elbo(const Model& m, const Ratings& train) {
          side_kl(m.V, m.item_prior, m.item_groups.of, m.item_count);
 }
 
-TrainConfig quiet_training(int epochs) {
+TrainConfig epochs_config(int epochs) {
   TrainConfig tc;
   tc.epochs = epochs;
-  tc.quiet = true;
   return tc;
 }
 

@@ -34,7 +34,7 @@ double reference_elbo(const Model& m, const Ratings& train);
 
 // Training settings for tests: at most `epochs` epochs, nothing printed (the default validation
 // split and refit).
-TrainConfig quiet_training(int epochs);
+TrainConfig epochs_config(int epochs);
 
 std::string temp_path(const std::string& name);
 void write_file(const std::string& path, const std::string& text);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include "ppmf/common.hpp"
@@ -93,9 +94,13 @@ bool parse_integer(const std::string& text, long long min, long long max, long l
 long long Args::integer(const std::string& name, long long min, long long max) const {
   const std::string s = str(name);
   long long v = 0;
-  if (!parse_integer(s, min, max, v))
-    throw Error(command_ + ": --" + name + " must be an integer in [" + std::to_string(min) + ", " +
-                std::to_string(max) + "], got '" + s + "'");
+  if (!parse_integer(s, min, max, v)) {
+    const bool any_int =
+        min == std::numeric_limits<int>::min() && max == std::numeric_limits<int>::max();
+    throw Error(command_ + ": --" + name + " must be an integer" +
+                (any_int ? "" : " in [" + std::to_string(min) + ", " + std::to_string(max) + "]") +
+                ", got '" + s + "'");
+  }
   return v;
 }
 
@@ -123,11 +128,21 @@ double Args::real(const std::string& name, double min, double max) const {
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
   if (s.empty() || *end != '\0' || !std::isfinite(v) || v < min || v > max) {
-    char range[96];
-    std::snprintf(range, sizeof range, "[%g, %g]", min, max);
-    throw Error(command_ + ": --" + name + " must be a number in " + range + ", got '" + s + "'");
+    char range[96] = "";
+    if (min > -std::numeric_limits<double>::max() || max < std::numeric_limits<double>::max())
+      std::snprintf(range, sizeof range, " in [%g, %g]", min, max);
+    throw Error(command_ + ": --" + name + " must be a number" + range + ", got '" + s + "'");
   }
   return v;
+}
+
+int Args::int_value(const std::string& name) const {
+  return static_cast<int>(
+      integer(name, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+}
+
+double Args::number(const std::string& name) const {
+  return real(name, -std::numeric_limits<double>::max(), std::numeric_limits<double>::max());
 }
 
 std::string Args::help() const {

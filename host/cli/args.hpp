@@ -26,6 +26,9 @@ class Args {
   // A comma-separated list of integers, each in [min, max] (at least one).
   std::vector<long long> integer_list(const std::string& name, long long min, long long max) const;
   double real(const std::string& name, double min, double max) const;
+  // Any int / any finite number: for settings whose range the library checks (validate()).
+  int int_value(const std::string& name) const;
+  double number(const std::string& name) const;
   std::string help() const;
 
  private:

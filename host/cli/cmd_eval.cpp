@@ -1,35 +1,61 @@
 // ppmf-gpu eval: accuracy, calibration and ranking quality of a model on held-out entries, by user
 // history; or the given-N cold-start protocol.
-#include <algorithm>
 #include <cstdio>
 
 #include "cli/common.hpp"
+#include "cli/train_log.hpp"
 #include "ppmf/coldstart.hpp"
 #include "ppmf/csv_writer.hpp"
-#include "ppmf/metrics.hpp"
+#include "ppmf/evaluate.hpp"
+#include "ppmf/json.hpp"
 #include "ppmf/model_file.hpp"
-#include "ppmf/ranking.hpp"
 
 namespace ppmf::cli {
 namespace {
 
-std::string ranking_line(const RankingMetrics& r) {
-  char buf[200];
-  std::snprintf(buf, sizeof buf,
-                "ranking over %zu users: precision@%d %.4f  recall@%d %.4f  ndcg@%d %.4f\n",
-                r.users, r.k, r.precision, r.k, r.recall, r.k, r.ndcg);
+std::string metrics_row(const std::string& name, const Metrics& m) {
+  char buf[160];
+  if (m.n == 0)
+    std::snprintf(buf, sizeof buf, "%-10s %10d %8s %8s %8s %8s\n", name.c_str(), 0, "-", "-", "-",
+                  "-");
+  else
+    std::snprintf(buf, sizeof buf, "%-10s %10zu %8.4f %8.4f %8.4f %8.3f\n", name.c_str(), m.n,
+                  m.rmse, m.mae, m.nll, m.coverage90);
   return buf;
+}
+
+void print_report(const EvalReport& r) {
+  std::printf("%-10s %10s %8s %8s %8s %8s\n", "history", "entries", "rmse", "mae", "nll",
+              "cover90");
+  std::fputs(metrics_row("all", r.overall).c_str(), stdout);
+  for (size_t b = 0; b < r.buckets.size(); ++b)
+    std::fputs(metrics_row(r.bucket_names[b], r.buckets[b]).c_str(), stdout);
+  const RankingMetrics& k = r.ranking;
+  std::printf("ranking over %zu users: precision@%d %.4f  recall@%d %.4f  ndcg@%d %.4f\n", k.users,
+              k.k, k.precision, k.k, k.recall, k.k, k.ndcg);
+}
+
+void print_given_n(const GivenNResult& result) {
+  std::printf("%-13s %-8s %3s %6s %9s %8s %8s %8s %10s %8s\n", "model", "targets", "N", "users",
+              "entries", "rmse", "nll", "cover90", "recall@K", "ndcg@K");
+  for (const auto& r : result.rows)
+    std::printf("%-13s %-8s %3d %6zu %9zu %8.4f %8.4f %8.3f %10.4f %8.4f\n", r.model.c_str(),
+                to_string(r.targets), r.n, r.users, r.metrics.n, r.metrics.rmse, r.metrics.nll,
+                r.metrics.coverage90, r.ranking.recall, r.ranking.ndcg);
 }
 
 int given_n(const Args& args) {
   GivenNConfig c;
   c.ns.clear();
   for (long long n : args.integer_list("n", 0, 1000000)) c.ns.push_back(static_cast<int>(n));
-  c.holdout_users = args.real("holdout-users", 1e-6, 1 - 1e-6);
-  c.seed = static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62));
-  c.k = static_cast<int>(args.integer("k", 1, 100000));
+  c.holdout_users = args.number("holdout-users");
+  c.seed = seed_from(args);
+  c.k = args.int_value("k");
   c.has_relevant = args.given("relevant");
-  if (c.has_relevant) c.relevant = args.real("relevant", -1e30, 1e30);
+  if (c.has_relevant) c.relevant = args.number("relevant");
+  const ModelConfig model_config = model_config_from(args);
+  const TrainConfig train_config = train_config_from(args);
+  const bool quiet = args.given("quiet");
   const Ratings all = load_table(args, args.str("data"), true, args.str("time-column"));
   const auto user_groups = load_groups(args, "user-groups");
   const auto item_groups = load_groups(args, "item-groups");
@@ -39,11 +65,11 @@ int given_n(const Args& args) {
                "training on %zu entries\n",
                split.users.size(), split.min_n,
                split.by_time ? "ordered by time" : "in a seeded random order", split.train.size());
-  const auto rows =
-      run_given_n(split, c, model_config_from(args), train_config_from(args), ptr(user_groups),
-                  ptr(item_groups), [&] { return open_backend(args); });
-  std::fputs(format_given_n_table(rows).c_str(), stdout);
-  if (args.given("json")) write_text_file(args.str("json"), format_given_n_json(rows, split));
+  const GivenNResult result =
+      run_given_n(split, c, model_config, train_config, ptr(user_groups), ptr(item_groups),
+                  [&] { return open_backend(args); }, train_log(quiet));
+  print_given_n(result);
+  if (args.given("json")) write_text_file(args.str("json"), to_json(result));
   return 0;
 }
 
@@ -54,9 +80,10 @@ int cmd_eval(int argc, char** argv) {
       "eval", "--model FILE --data FILE [options] | --protocol given-n --data FILE [options]",
       "Scores a model on held-out entries: RMSE, MAE, Gaussian NLL and the coverage of the 90%\n"
       "predictive interval, overall and by the user's number of training entries, plus precision,\n"
-      "recall and NDCG at K of the user's top-K list (seen items excluded; held-out entries above\n"
+      "recall and NDCG at K of each user's top-K list (seen items excluded; held-out entries above\n"
       "--relevant count as relevant). Metrics are on the model scale. Ids unseen in training are\n"
-      "predicted from their group's prior or the population prior.\n"
+      "predicted, and users unseen in training ranked, from their group's prior or the population\n"
+      "prior.\n"
       "\n"
       "--protocol given-n holds out --holdout-users of the users of --data (by a hash of the id),\n"
       "trains pooled and unpooled models (training options below) on the rest, gives each\n"
@@ -94,52 +121,18 @@ int cmd_eval(int argc, char** argv) {
   const Ratings table = load_table(args, args.str("data"), true);
   const auto user_groups = load_groups(args, "user-groups");
   const auto item_groups = load_groups(args, "item-groups");
+  EvalOptions opt;
+  opt.user_groups = ptr(user_groups);
+  opt.item_groups = ptr(item_groups);
+  opt.plain_prior = args.given("plain-prior");
+  opt.k = args.int_value("k");
+  opt.has_relevant = args.given("relevant");
+  if (opt.has_relevant) opt.relevant = args.number("relevant");
   auto backend = open_backend(args);
   backend->load_model(model);
-  const Predictions pred = predict_table(*backend, model, table, ptr(user_groups),
-                                         ptr(item_groups), args.given("plain-prior"));
-  std::vector<float> observed(table.size());
-  for (size_t k = 0; k < table.size(); ++k)
-    observed[k] = to_model_scale(table.value[k], model.config.transform);
-  const EvalReport report = evaluate(model, observed, pred);
-
-  // Ranking: every trained user of the table ranks the catalog minus its training items.
-  const float relevant =
-      args.given("relevant")
-          ? to_model_scale(static_cast<float>(args.real("relevant", -1e30, 1e30)),
-                           model.config.transform)
-          : model.mu0;
-  std::vector<int32_t> row_of(table.users.size(), -1), users;
-  std::vector<std::vector<int32_t>> exclude, relevant_items;
-  for (size_t k = 0; k < table.size(); ++k) {
-    const int32_t u = pred.user_index[k];
-    const int32_t j = model.items.find(table.items.name(table.item[k]));
-    if (u >= model.U.n || j < 0) continue;
-    int32_t& r = row_of[table.user[k]];
-    if (r < 0) {
-      r = static_cast<int32_t>(users.size());
-      users.push_back(u);
-      exclude.emplace_back(model.seen_items.begin() + static_cast<long>(model.seen_offsets[u]),
-                           model.seen_items.begin() + static_cast<long>(model.seen_offsets[u + 1]));
-      relevant_items.emplace_back();
-    }
-    if (observed[k] > relevant) relevant_items[r].push_back(j);
-  }
-  for (auto& list : relevant_items) std::sort(list.begin(), list.end());
-  const RankingMetrics ranking = rank_and_score(*backend, model, users, exclude, relevant_items,
-                                                static_cast<int>(args.integer("k", 1, 100000)));
-  std::fputs(format_report_table(report).c_str(), stdout);
-  std::fputs(ranking_line(ranking).c_str(), stdout);
-  if (args.given("json")) {
-    std::string json = format_report_json(report);
-    char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  ",\n  \"ranking\": {\"k\": %d, \"users\": %zu, \"precision\": %.6g, \"recall\": "
-                  "%.6g, \"ndcg\": %.6g}\n}\n",
-                  ranking.k, ranking.users, ranking.precision, ranking.recall, ranking.ndcg);
-    json.replace(json.rfind("\n}"), std::string::npos, buf);
-    write_text_file(args.str("json"), json);
-  }
+  const EvalReport report = evaluate(*backend, model, table, opt);
+  print_report(report);
+  if (args.given("json")) write_text_file(args.str("json"), to_json(report));
   return 0;
 }
 

@@ -71,38 +71,19 @@ int cmd_recommend(int argc, char** argv) {
                   fold_in_options(args));
 
   RecommendOptions opt;
-  opt.k = static_cast<int>(args.integer("k", 1, 1000000));
+  opt.k = args.int_value("k");
   opt.include_seen = args.given("include-seen");
   opt.explore = parse_explore(args.str("explore"));
   opt.ucb_beta = args.real("ucb-beta", 0, 1e6);
-  opt.seed = static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62));
-  if (args.given("candidates")) {
-    for (const auto& id : read_id_list(args.str("candidates"))) {
-      const int32_t j = model.items.find(id);
-      if (j < 0) throw Error(args.str("candidates") + ": item '" + id + "' is not in the model");
-      opt.candidates.push_back(j);
-    }
-  }
-  // Resolve users: trained rows, or prior rows for unknown ids (as predict does).
-  Ratings request;
-  for (const auto& id : args.given("user") ? std::vector<std::string>{args.str("user")}
-                                           : read_id_list(args.str("users")))
-    request.push(request.users.insert(id), request.items.insert(""), 0.f);
-  const ResolvedPairs resolved =
-      resolve_pairs(model, request, ptr(user_groups), nullptr, args.given("plain-prior"));
-  std::vector<int32_t> users;
-  std::vector<std::vector<int32_t>> seen;
-  for (size_t k = 0; k < request.size(); ++k) {
-    const int32_t u = resolved.index[k].user;
-    users.push_back(u);
-    seen.emplace_back();
-    if (u < model.U.n)
-      seen.back().assign(model.seen_items.begin() + static_cast<long>(model.seen_offsets[u]),
-                         model.seen_items.begin() + static_cast<long>(model.seen_offsets[u + 1]));
-  }
+  opt.seed = seed_from(args);
+  if (args.given("candidates")) opt.candidates = find_items(model, read_id_list(args.str("candidates")));
+  opt.user_groups = ptr(user_groups);
+  opt.plain_prior = args.given("plain-prior");
+  const std::vector<std::string> users =
+      args.given("user") ? std::vector<std::string>{args.str("user")} : read_id_list(args.str("users"));
   auto backend = open_backend(args);
   backend->load_model(model);
-  const auto lists = recommend(*backend, model, users, seen, opt);
+  const auto lists = recommend(*backend, model, users, opt);
 
   const Transform t = scale == "original" ? model.config.transform : Transform::kNone;
   CsvWriter out(args.str("out"));
@@ -112,7 +93,7 @@ int cmd_recommend(int argc, char** argv) {
     for (const Recommendation& r : lists[u]) {
       double mean, sd;
       to_original_scale(t, r.mean, r.var, mean, sd);
-      out.field(request.users.name(static_cast<int32_t>(u)))
+      out.field(users[u])
           .sep()
           .write(std::to_string(++rank))
           .sep()

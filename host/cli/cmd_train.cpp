@@ -3,7 +3,9 @@
 #include <cstdio>
 
 #include "cli/common.hpp"
+#include "cli/train_log.hpp"
 #include "ppmf/csv_writer.hpp"
+#include "ppmf/json.hpp"
 #include "ppmf/model_file.hpp"
 #include "ppmf/scheduler.hpp"
 #include "ppmf/split.hpp"
@@ -12,23 +14,22 @@
 namespace ppmf::cli {
 namespace {
 
-std::string metrics_json(const Model& m) {
-  std::string out = "{\n  \"best_epoch\": " + std::to_string(m.best_epoch) + ",\n  \"epochs\": [";
-  char buf[600];
-  auto opt = [](bool has, double v) { return has ? std::to_string(v) : std::string("null"); };
-  for (size_t k = 0; k < m.history.size(); ++k) {
-    const EpochMetrics& e = m.history[k];
-    std::snprintf(buf, sizeof buf,
-                  "%s\n    {\"epoch\": %d, \"elbo_per_entry\": %.8g, \"train_rmse\": %.8g, "
-                  "\"valid_rmse\": %s, \"valid_nll\": %s, \"test_rmse\": %s, \"test_nll\": %s, "
-                  "\"sigma\": %.8g, \"entries_per_s\": %.6g, \"seconds\": %.6g}",
-                  k ? "," : "", e.epoch, e.elbo_per_entry, e.train_rmse,
-                  opt(e.has_valid, e.valid_rmse).c_str(), opt(e.has_valid, e.valid_nll).c_str(),
-                  opt(e.has_test, e.test_rmse).c_str(), opt(e.has_test, e.test_nll).c_str(),
-                  e.sigma, e.entries_per_s, e.seconds);
-    out += buf;
-  }
-  return out + "\n  ]\n}\n";
+void print_summary(const std::string& path, const TrainResult& r) {
+  const TrainReport& rep = r.report;
+  std::printf("model        %s\n", path.c_str());
+  std::printf("entries      %zu train", rep.train_entries);
+  if (rep.valid_entries > 0 && !rep.refit) std::printf(", %zu validation", rep.valid_entries);
+  std::printf(", %zu held out\n", rep.test_entries);
+  std::printf("epochs       %d run, kept %d", rep.epochs_run, rep.kept.epoch);
+  if (rep.refit)
+    std::printf(" (%d epochs chosen on validation, then refit on all entries)", rep.chosen_epoch);
+  std::printf("\ntrain_rmse   %.4f\n", rep.kept.train_rmse);
+  if (rep.chosen_epoch > 0)
+    std::printf("valid_rmse   %.4f\nvalid_nll    %.4f\n", rep.chosen.valid_rmse,
+                rep.chosen.valid_nll);
+  if (rep.kept.has_test)
+    std::printf("test_rmse    %.4f\ntest_nll     %.4f\n", rep.kept.test_rmse, rep.kept.test_nll);
+  std::printf("sigma        %.4f\n", rep.kept.sigma);
 }
 
 }  // namespace
@@ -61,7 +62,8 @@ int cmd_train(int argc, char** argv) {
   if (!args.parse(argc, argv)) return 0;
 
   ModelConfig config = model_config_from(args);
-  TrainConfig train_config = train_config_from(args);
+  const TrainConfig train_config = train_config_from(args);
+  const bool quiet = args.given("quiet");
   double test_frac = args.real("test-frac", 0, 0.99);
   if (args.given("test") && test_frac > 0)
     throw Error("give either --test or --test-frac, not both");
@@ -110,7 +112,7 @@ int cmd_train(int argc, char** argv) {
   }
 
   auto backend = open_backend(args);
-  if (!train_config.quiet)
+  if (!quiet)
     std::fprintf(
         stderr,
         "training on %zu entries (%zu users, %zu items), %zu held out; rank %d, %s, device %s\n",
@@ -125,26 +127,11 @@ int cmd_train(int argc, char** argv) {
   std::optional<Model> warm;
   if (args.given("warm-start")) warm = load_model(args.str("warm-start"));
   inputs.warm_start = warm ? &*warm : nullptr;
-  const Model model = train(inputs, config, train_config, *backend);
-  save_model(model, args.str("out"));
-  if (args.given("metrics-json")) write_text_file(args.str("metrics-json"), metrics_json(model));
-
-  // The epoch validation chose (the finishing epochs on all entries, if any, come after it).
-  const EpochMetrics& kept = model.history[model.best_epoch - 1];
-  const EpochMetrics* chosen = nullptr;
-  for (const EpochMetrics& e : model.history)
-    if (e.has_valid && (chosen == nullptr || e.valid_nll < chosen->valid_nll)) chosen = &e;
-  std::printf("model        %s\n", args.str("out").c_str());
-  std::printf("entries      %zu train, %zu held out\n", model.n_train, test ? test->size() : 0);
-  std::printf("epochs       %zu run, kept %d", model.history.size(), model.best_epoch);
-  if (chosen != nullptr && chosen->epoch != kept.epoch)
-    std::printf(" (%d epochs chosen on validation, then refit on all entries)", chosen->epoch);
-  std::printf("\ntrain_rmse   %.4f\n", kept.train_rmse);
-  if (chosen != nullptr)
-    std::printf("valid_rmse   %.4f\nvalid_nll    %.4f\n", chosen->valid_rmse, chosen->valid_nll);
-  if (kept.has_test)
-    std::printf("test_rmse    %.4f\ntest_nll     %.4f\n", kept.test_rmse, kept.test_nll);
-  std::printf("sigma        %.4f\n", kept.sigma);
+  const TrainResult result = train(inputs, config, train_config, *backend, train_log(quiet));
+  save_model(result.model, args.str("out"));
+  if (args.given("metrics-json"))
+    write_text_file(args.str("metrics-json"), to_json(result.report, result.model.history));
+  print_summary(args.str("out"), result);
   return 0;
 }
 

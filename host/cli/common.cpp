@@ -2,6 +2,7 @@
 #include "cli/common.hpp"
 
 #include <cstdio>
+#include <limits>
 #include <sstream>
 
 namespace ppmf::cli {
@@ -85,27 +86,31 @@ void add_training_options(Args& args, const std::string& default_transform) {
 
 ModelConfig model_config_from(const Args& args) {
   ModelConfig c;
-  c.rank = static_cast<int>(args.integer("rank", 0, kMaxRank));
+  c.rank = args.int_value("rank");
   c.transform = parse_transform(args.str("transform"));
   c.pool = !args.given("no-pool");
-  c.tau = static_cast<float>(args.real("tau", 1e-6, 1e6));
-  c.prec_a0 = static_cast<float>(args.real("prec-a0", 1, 1e9));
-  c.prec_b0 = static_cast<float>(args.real("prec-b0", 1e-9, 1e9));
-  c.init_sd = static_cast<float>(args.real("init-sd", 1e-6, 10));
+  c.tau = static_cast<float>(args.number("tau"));
+  c.prec_a0 = static_cast<float>(args.number("prec-a0"));
+  c.prec_b0 = static_cast<float>(args.number("prec-b0"));
+  c.init_sd = static_cast<float>(args.number("init-sd"));
+  validate(c);
   return c;
 }
 
 TrainConfig train_config_from(const Args& args) {
   TrainConfig t;
-  t.epochs = static_cast<int>(args.integer("epochs", 1, 1000000));
-  t.valid_frac = args.real("valid-frac", 0, 0.9);
-  t.patience = static_cast<int>(args.integer("patience", 0, 1000000));
+  t.epochs = args.int_value("epochs");
+  t.valid_frac = args.number("valid-frac");
+  t.patience = args.int_value("patience");
   t.refit = !args.given("no-refit");
-  t.min_improvement = args.real("min-improvement", 0, 1e9);
-  t.seed = static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62));
-  t.threads = static_cast<int>(args.integer("threads", 0, 1024));
-  t.quiet = args.given("quiet");
+  t.min_improvement = args.number("min-improvement");
+  t.seed = seed_from(args);
+  validate(t);
   return t;
+}
+
+uint64_t seed_from(const Args& args) {
+  return static_cast<uint64_t>(args.integer("seed", 0, std::numeric_limits<int64_t>::max()));
 }
 
 void add_new_user_options(Args& args) {
@@ -118,7 +123,7 @@ void add_new_user_options(Args& args) {
 FoldInOptions fold_in_options(const Args& args) {
   FoldInOptions o;
   o.plain_prior = args.given("plain-prior");
-  o.threads = static_cast<int>(args.integer("threads", 0, 1024));
+  o.threads = args.int_value("threads");
   return o;
 }
 
@@ -129,8 +134,19 @@ void add_device_options(Args& args, const std::string& default_device) {
 }
 
 std::unique_ptr<Backend> open_backend(const Args& args) {
-  return make_backend(parse_device(args.str("device")),
-                      static_cast<int>(args.integer("threads", 0, 1024)));
+  DeviceSpec device = parse_device(args.str("device"));
+  device.threads = args.int_value("threads");
+  std::string note;
+  auto backend = make_backend(device, &note);
+  if (!note.empty()) std::fprintf(stderr, "ppmf-gpu: note: %s\n", note.c_str());
+  return backend;
+}
+
+std::string flag_of(const std::string& field) {
+  std::string flag = "--" + field;
+  for (char& c : flag)
+    if (c == '_') c = '-';
+  return flag;
 }
 
 }  // namespace ppmf::cli

@@ -28,15 +28,21 @@ inline const GroupFile* ptr(const std::optional<GroupFile>& g) {
 
 // Model and training settings shared by train and eval's given-n protocol.
 void add_training_options(Args& args, const std::string& default_transform);
+// Both validated (ConfigError names the field; main shows it as the flag).
 ModelConfig model_config_from(const Args& args);
 TrainConfig train_config_from(const Args& args);
+uint64_t seed_from(const Args& args);
 
 // --plain-prior: new users start from their group's plain prior mean, not the size-biased one.
 void add_new_user_options(Args& args);
 FoldInOptions fold_in_options(const Args& args);
 
 void add_device_options(Args& args, const std::string& default_device);
+// The backend of --device and --threads; a note on stderr when "auto" passes over an unusable GPU.
 std::unique_ptr<Backend> open_backend(const Args& args);
+
+// The flag of a library setting: "prec_a0" -> "--prec-a0" (ConfigError::field).
+std::string flag_of(const std::string& field);
 
 // The subcommands; each returns the process exit code.
 int cmd_train(int argc, char** argv);

@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
       if (!std::strcmp(command, c.name)) return c.run(argc - 2, argv + 2);
     std::fprintf(stderr, "ppmf-gpu: error: unknown command '%s'\n%s", command, kUsage);
     return 2;
+  } catch (const ppmf::ConfigError& e) {
+    std::fprintf(stderr, "ppmf-gpu: error: %s: %s\n", flag_of(e.field()).c_str(), e.detail().c_str());
   } catch (const ppmf::Error& e) {
     std::fprintf(stderr, "ppmf-gpu: error: %s\n", e.what());
   } catch (const std::bad_alloc&) {

@@ -77,12 +77,16 @@ class Backend {
 
 struct DeviceSpec {
   enum Kind { kCpu, kAuto, kGpu } kind = kAuto;
-  int gpu = 0;
+  int gpu = 0;      // the GPU's index (kGpu)
+  int threads = 0;  // CPU backend threads; 0 = all hardware threads
 };
+// "cpu", "auto" or a GPU index; ConfigError("device", ...) for anything else.
 DeviceSpec parse_device(const std::string& s);
 
-// The backend for a device request: "cpu", "auto" (a GPU if one is usable, else the CPU) or a GPU
-// index. Throws Error with one clear line when the request cannot be met.
-std::unique_ptr<Backend> make_backend(const DeviceSpec& device, int threads);
+// The backend for a device request: the CPU, a GPU (through the CUDA plugin), or for kAuto a GPU
+// if one is usable, else the CPU. Throws ConfigError("device", ...) when a GPU was asked for and
+// cannot be used. When kAuto finds a GPU it cannot use and falls back to the CPU, `note` (if
+// given) receives why; it is cleared otherwise.
+std::unique_ptr<Backend> make_backend(const DeviceSpec& device, std::string* note = nullptr);
 
 }  // namespace ppmf

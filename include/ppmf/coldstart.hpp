@@ -20,6 +20,7 @@
 #include "ppmf/metrics.hpp"
 #include "ppmf/ranking.hpp"
 #include "ppmf/reader.hpp"
+#include "ppmf/scheduler.hpp"
 
 namespace ppmf {
 
@@ -57,16 +58,20 @@ struct GivenNRow {
   RankingMetrics ranking;
 };
 
+struct GivenNResult {
+  size_t held_out_users = 0;  // held-out users with more than min(N) entries
+  size_t train_entries = 0;
+  bool by_time = false;
+  std::vector<GivenNRow> rows;
+};
+
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;
 
-// Trains the pooled and unpooled models on split.train and scores every model per N and target
-// rule.
-std::vector<GivenNRow> run_given_n(const GivenNSplit& split, const GivenNConfig& config,
-                                   const ModelConfig& model_config, const TrainConfig& train_config,
-                                   const GroupFile* user_groups, const GroupFile* item_groups,
-                                   const BackendFactory& make_backend);
-
-std::string format_given_n_table(const std::vector<GivenNRow>& rows);
-std::string format_given_n_json(const std::vector<GivenNRow>& rows, const GivenNSplit& split);
+// Trains the pooled and unpooled models on split.train (callbacks follow both trainings; on_note
+// also says which model is training) and scores every model per N and target rule.
+GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& config,
+                         const ModelConfig& model_config, const TrainConfig& train_config,
+                         const GroupFile* user_groups, const GroupFile* item_groups,
+                         const BackendFactory& make_backend, const TrainCallbacks& callbacks = {});
 
 }  // namespace ppmf

@@ -1,4 +1,4 @@
-// Project-wide basics: the error type every library function throws, the host+device marker for
+// Project-wide basics: the error types every library function throws, the host+device marker for
 // code shared with CUDA, and a small explicit-seed random generator (identical on every platform,
 // unlike std:: distributions).
 #pragma once
@@ -21,6 +21,20 @@ namespace ppmf {
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A setting out of range. `field` is the setting's name as the API spells it (a ModelConfig or
+// TrainConfig member, "device", "k", ...); front ends show it as their own option name (the CLI as
+// --field-name, Python as the keyword). what() reads "field: detail".
+class ConfigError : public Error {
+ public:
+  ConfigError(std::string field, const std::string& detail)
+      : Error(field + ": " + detail), field_(std::move(field)), detail_(detail) {}
+  const std::string& field() const { return field_; }
+  const std::string& detail() const { return detail_; }
+
+ private:
+  std::string field_, detail_;
 };
 
 // The splitmix64 finalizer (with its usual 0x9E3779B97F4A7C15 increment): a bijection of 64-bit

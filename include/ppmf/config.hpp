@@ -1,8 +1,11 @@
-// Settings of the model and of training, with the defaults that `--help` prints.
+// Settings of the model and of training, with their defaults (the CLI's --help and the Python
+// package's keyword defaults both read them from here), and their validation.
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include "ppmf/common.hpp"
 
 namespace ppmf {
 
@@ -10,7 +13,7 @@ namespace ppmf {
 constexpr int kMaxRank = 1024;
 
 enum class Transform { kNone, kLog1p };
-Transform parse_transform(const std::string& s);
+Transform parse_transform(const std::string& s);  // ConfigError("transform", ...) when unknown
 const char* to_string(Transform t);
 
 // Fixed once a model exists; stored in the model file.
@@ -44,9 +47,10 @@ struct TrainConfig {
   bool refit = true;
   int pool_iters = 5;  // alternations of the closed-form mean / covariance updates per pooling
   uint64_t seed = 1;
-  int threads = 0;  // 0 = all hardware threads
-  bool quiet = false;
-  bool progress = true;  // progress bar within long epochs when stderr is a terminal
 };
+
+// Throw ConfigError naming the first field out of range.
+void validate(const ModelConfig& config);
+void validate(const TrainConfig& config);
 
 }  // namespace ppmf

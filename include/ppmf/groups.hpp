@@ -3,6 +3,7 @@
 // the population prior.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "ppmf/backend.hpp"
@@ -31,5 +32,16 @@ struct ResolvedPairs {
 // `plain_user_prior`.
 ResolvedPairs resolve_pairs(const Model& model, const Ratings& table, const GroupFile* user_groups,
                             const GroupFile* item_groups, bool plain_user_prior = false);
+
+// Users given by id, resolved as resolve_pairs resolves a table's users.
+struct ResolvedUsers {
+  std::vector<int32_t> index;  // extended user indices
+  std::vector<Source> source;
+};
+ResolvedUsers resolve_users(const Model& model, const std::vector<std::string>& ids,
+                            const GroupFile* user_groups, bool plain_user_prior = false);
+
+// Indices of items given by id; throws Error naming the first id the model does not know.
+std::vector<int32_t> find_items(const Model& model, const std::vector<std::string>& ids);
 
 }  // namespace ppmf

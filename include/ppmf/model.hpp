@@ -103,6 +103,19 @@ struct Model {
 // acquisition channel, or "default" for ids of unknown group).
 int ensure_group(Model& model, bool users, const std::string& name);
 
+// A read-only run of item indices.
+struct ItemList {
+  const int32_t* first = nullptr;
+  const int32_t* last = nullptr;
+  const int32_t* begin() const { return first; }
+  const int32_t* end() const { return last; }
+  size_t size() const { return static_cast<size_t>(last - first); }
+  bool empty() const { return first == last; }
+};
+
+// The items `user` has seen, sorted; empty for a prior row (an extended index >= model.U.n).
+ItemList seen_items_of(const Model& model, int32_t user);
+
 // Replaces the seen lists with those of `per_user` (one sorted, de-duplicated list per user index).
 void set_seen(Model& model, const std::vector<std::vector<int32_t>>& per_user);
 std::vector<std::vector<int32_t>> seen_lists(const Model& model);

@@ -1,11 +1,15 @@
 // The performance model of an exact sweep (docs/performance.md): the bytes an epoch must move and
 // the floating-point work it must do per observed entry and per row, against which every
-// throughput is reported as a fraction of the device's measured copy bandwidth and FMA peak.
+// throughput is reported as a fraction of the device's measured copy bandwidth and FMA peak; and
+// the measurement itself (ppmf-gpu bench).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include <string>
+
+#include "ppmf/backend.hpp"
 #include "ppmf/ratings.hpp"
 
 namespace ppmf {
@@ -34,5 +38,23 @@ inline double sweep_flops_per_row(int rank) {
 // The benchmarks' generated problem: users uniform, items Zipf-like (a squared uniform index, so
 // popular items are drawn far more often), values N(3, 1); ids "0".."n-1". Pairs may repeat.
 Ratings generate_bench_problem(int users, int items, size_t nnz, uint64_t seed);
+
+// One timed sweep, against the performance model above.
+struct SweepTiming {
+  double seconds = 0, entries_per_s = 0, flops_per_s = 0, bytes_per_s = 0;
+};
+
+struct Throughput {
+  std::string device;
+  int rank = 0, users = 0, items = 0;
+  size_t entries = 0;
+  SweepTiming user_sweep, item_sweep;  // medians of the timed sweeps
+  double epoch_seconds = 0;            // one whole epoch: both sweeps, pooling, full pass, noise
+  double copy_bytes_per_s = 0, peak_flops_per_s = 0;  // the device's, measured in the same run
+};
+
+// Times a rank-`rank` model of `problem` on `backend`: one warm-up epoch (first-touch allocations,
+// a realistic guide), then `repeats` sweeps of each side (the median kept) and one whole epoch.
+Throughput measure_throughput(Backend& backend, const Ratings& problem, int rank, int repeats);
 
 }  // namespace ppmf

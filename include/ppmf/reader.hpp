@@ -45,6 +45,11 @@ Ratings read_ratings(const std::string& path, const ReadOptions& opts,
 Ratings parse_ratings(const std::string& name, std::string_view text, const ReadOptions& opts,
                       ReadReport* report = nullptr);
 
+// Merges repeated (user, item) entries of a table built in memory (the Python package's arrays) by
+// `policy`, as the reader does; kError throws an Error naming the first repeat and the entry it
+// repeats by their 0-based positions in `name`. Returns the number of entries merged away.
+size_t merge_duplicate_entries(Ratings& r, DuplicatePolicy policy, const std::string& name);
+
 // id -> group name, from a CSV "id,group" (header optional).
 using GroupFile = std::unordered_map<std::string, std::string>;
 GroupFile read_group_file(const std::string& path);

@@ -8,6 +8,7 @@
 
 #include "ppmf/backend.hpp"
 #include "ppmf/model.hpp"
+#include "ppmf/reader.hpp"
 
 namespace ppmf {
 
@@ -20,7 +21,11 @@ struct RecommendOptions {
   Explore explore = Explore::kNone;
   double ucb_beta = 1.0;
   uint64_t seed = 1;
-  std::vector<int32_t> candidates;  // item indices; empty = the whole catalog
+  std::vector<int32_t> candidates;  // item indices (find_items); empty = the whole catalog
+  // For users given by id: the groups of ids unknown to the model, and whether those start from
+  // the plain group prior instead of the size-biased one (see resolve_pairs).
+  const GroupFile* user_groups = nullptr;
+  bool plain_prior = false;
 };
 
 struct Recommendation {
@@ -35,6 +40,12 @@ struct Recommendation {
 std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model& model,
                                                    const std::vector<int32_t>& users,
                                                    const std::vector<std::vector<int32_t>>& seen,
+                                                   const RecommendOptions& options);
+
+// Lists for users given by id: a known user excludes the items it has seen (unless include_seen);
+// an unknown one ranks from its prior, its group's when options.user_groups names it.
+std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model& model,
+                                                   const std::vector<std::string>& user_ids,
                                                    const RecommendOptions& options);
 
 }  // namespace ppmf

@@ -1,10 +1,11 @@
 // The training loop, once for every backend: epochs of exact sweeps (every user row, then every
 // item row, each set to its exact conditional posterior), the pooling and noise updates, the
-// validation split and early stopping with restore of the best epoch, held-out reporting, and
-// per-epoch logging.
+// validation split and early stopping with restore of the best epoch, the refit, and held-out
+// reporting; callers follow it through TrainCallbacks.
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "ppmf/backend.hpp"
 #include "ppmf/config.hpp"
@@ -33,8 +34,49 @@ Model init_model(const Ratings& train_compact, const std::vector<float>& model_v
 // group name; see TrainInputs::warm_start. Throws if rank or transform differ.
 void warm_start_from(const Model& old, Model& fresh);
 
-Model train(const TrainInputs& inputs, const ModelConfig& config, const TrainConfig& train_config,
-            Backend& backend);
+// Thrown by train when TrainCallbacks::cancelled returns true; nothing of the run is kept.
+class Cancelled : public Error {
+ public:
+  using Error::Error;
+};
+
+// How a caller follows (and stops) training; the library itself prints nothing. Every member is
+// optional and called on the training thread.
+struct TrainCallbacks {
+  // After every epoch, with its validation and test scores.
+  std::function<void(const EpochMetrics&)> on_epoch;
+  // One line on a decision the run made ("early stop: ...", "refit: ...").
+  std::function<void(const std::string&)> on_note;
+  // Rows solved so far in the epoch, between ranges of rows (every 65,536): for progress bars.
+  std::function<void(int epoch, size_t rows_done, size_t rows_total)> on_progress;
+  // Polled as often as on_progress; true stops training with Cancelled.
+  std::function<bool()> cancelled;
+};
+
+struct TrainReport {
+  std::string device;        // the backend's name
+  size_t train_entries = 0;  // entries the kept model was trained on (all given, after a refit)
+  size_t valid_entries = 0;  // held back to choose the number of epochs (0: no validation)
+  size_t test_entries = 0;   // TrainInputs::test, reported only
+  int epochs_run = 0;        // all epochs, the refit's included (= model.history.size())
+  int chosen_epoch = 0;      // the epoch of best validation NLL (0: no validation)
+  bool stopped_early = false;
+  bool refit = false;        // the kept model was trained again on all entries for chosen_epoch epochs
+  EpochMetrics chosen;       // the chosen epoch's metrics (has_valid) when there was validation
+  EpochMetrics kept;         // the kept model's epoch (model.history[model.best_epoch - 1])
+  double seconds = 0;        // wall time of the whole call
+};
+
+struct TrainResult {
+  Model model;
+  TrainReport report;
+};
+
+// Trains a model of inputs.train (see TrainConfig for validation, early stopping and the refit).
+// Throws ConfigError for settings out of range, Error for unusable data, Cancelled on request.
+TrainResult train(const TrainInputs& inputs, const ModelConfig& config,
+                  const TrainConfig& train_config, Backend& backend,
+                  const TrainCallbacks& callbacks = {});
 
 // One epoch on a loaded backend: the user sweep and the item sweep (each followed by its pooling
 // update when the model pools), then a full pass and the noise update; `model` carries the priors

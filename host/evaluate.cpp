@@ -1,0 +1,51 @@
+// Held-out scoring (see evaluate.hpp).
+#include "ppmf/evaluate.hpp"
+
+#include <algorithm>
+
+#include "ppmf/predict.hpp"
+
+namespace ppmf {
+
+EvalReport evaluate(Backend& backend, const Model& model, const Ratings& table,
+                    const EvalOptions& opt) {
+  if (opt.k < 1) throw ConfigError("k", "must be at least 1, got " + std::to_string(opt.k));
+  const Predictions pred = predict_table(backend, model, table, opt.user_groups, opt.item_groups,
+                                         opt.plain_prior);
+  const Transform t = model.config.transform;
+  const float relevant =
+      opt.has_relevant ? to_model_scale(static_cast<float>(opt.relevant), t) : model.mu0;
+  MetricSums all;
+  std::vector<MetricSums> by(history_bucket_names().size());
+  // Ranking inputs, one row per distinct user of the table.
+  std::vector<int32_t> row_of(table.users.size(), -1), users;
+  std::vector<std::vector<int32_t>> exclude, relevant_items;
+  std::vector<int32_t> item_of(table.items.size());
+  for (size_t j = 0; j < item_of.size(); ++j)
+    item_of[j] = model.items.find(table.items.name(static_cast<int32_t>(j)));
+  for (size_t e = 0; e < table.size(); ++e) {
+    const float y = to_model_scale(table.value[e], t);
+    const int32_t u = pred.user_index[e];
+    all.add(y, pred.mean[e], pred.var[e]);
+    by[history_bucket(u < model.U.n ? model.user_count[u] : 0)].add(y, pred.mean[e], pred.var[e]);
+    int32_t& r = row_of[table.user[e]];
+    if (r < 0) {
+      r = static_cast<int32_t>(users.size());
+      users.push_back(u);
+      const auto seen = seen_items_of(model, u);
+      exclude.emplace_back(seen.begin(), seen.end());
+      relevant_items.emplace_back();
+    }
+    const int32_t j = item_of[table.item[e]];
+    if (y > relevant && j >= 0) relevant_items[r].push_back(j);
+  }
+  for (auto& list : relevant_items) std::sort(list.begin(), list.end());
+  EvalReport report;
+  report.overall = all.finish();
+  report.bucket_names = history_bucket_names();
+  for (const auto& b : by) report.buckets.push_back(b.finish());
+  report.ranking = rank_and_score(backend, model, users, exclude, relevant_items, opt.k);
+  return report;
+}
+
+}  // namespace ppmf
