@@ -135,6 +135,21 @@ constexpr int kRowsPerCall = 1 << 16;
 
 }  // namespace
 
+std::string format_epoch(const EpochMetrics& e) {
+  char buf[320];
+  int n = std::snprintf(buf, sizeof buf, "epoch %3d  elbo/entry %9.4f  train_rmse %.4f", e.epoch,
+                        e.elbo_per_entry, e.train_rmse);
+  if (e.has_valid)
+    n += std::snprintf(buf + n, sizeof buf - n, "  valid_rmse %.4f  valid_nll %.4f", e.valid_rmse,
+                       e.valid_nll);
+  if (e.has_test)
+    n += std::snprintf(buf + n, sizeof buf - n, "  test_rmse %.4f  test_nll %.4f", e.test_rmse,
+                       e.test_nll);
+  std::snprintf(buf + n, sizeof buf - n, "  sigma %.4f  %6.2fM entries/s  %.2fs", e.sigma,
+                e.entries_per_s / 1e6, e.seconds);
+  return buf;
+}
+
 void warm_start_from(const Model& old, Model& fresh) {
   if (old.rank() != fresh.rank())
     throw Error("warm start: the old model has rank " + std::to_string(old.rank()) +

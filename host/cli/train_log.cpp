@@ -44,21 +44,6 @@ class ProgressBar {
 
 }  // namespace
 
-std::string epoch_line(const EpochMetrics& e) {
-  char buf[320];
-  int n = std::snprintf(buf, sizeof buf, "epoch %3d  elbo/entry %9.4f  train_rmse %.4f", e.epoch,
-                        e.elbo_per_entry, e.train_rmse);
-  if (e.has_valid)
-    n += std::snprintf(buf + n, sizeof buf - n, "  valid_rmse %.4f  valid_nll %.4f", e.valid_rmse,
-                       e.valid_nll);
-  if (e.has_test)
-    n += std::snprintf(buf + n, sizeof buf - n, "  test_rmse %.4f  test_nll %.4f", e.test_rmse,
-                       e.test_nll);
-  std::snprintf(buf + n, sizeof buf - n, "  sigma %.4f  %6.2fM entries/s  %.2fs", e.sigma,
-                e.entries_per_s / 1e6, e.seconds);
-  return buf;
-}
-
 TrainCallbacks train_log(bool quiet, const std::string& prefix) {
   TrainCallbacks cb;
   if (quiet) return cb;
@@ -66,7 +51,7 @@ TrainCallbacks train_log(bool quiet, const std::string& prefix) {
   cb.on_progress = [bar](int epoch, size_t done, size_t total) { bar->update(epoch, done, total); };
   cb.on_epoch = [bar, prefix](const EpochMetrics& e) {
     bar->erase();
-    std::fprintf(stderr, "%s%s\n", prefix.c_str(), epoch_line(e).c_str());
+    std::fprintf(stderr, "%s%s\n", prefix.c_str(), format_epoch(e).c_str());
   };
   cb.on_note = [bar, prefix](const std::string& note) {
     bar->erase();

@@ -15,7 +15,4 @@ namespace ppmf::cli {
 // ("" or e.g. "given-n pooled: ").
 TrainCallbacks train_log(bool quiet, const std::string& prefix = "");
 
-// "epoch   3  elbo/entry ...": the per-epoch line.
-std::string epoch_line(const EpochMetrics& e);
-
 }  // namespace ppmf::cli

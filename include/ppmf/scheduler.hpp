@@ -72,6 +72,10 @@ struct TrainResult {
   TrainReport report;
 };
 
+// One line on an epoch, as the CLI and the Python package print it:
+// "epoch   3  elbo/entry  -1.2345  train_rmse 0.8123  valid_rmse ...  sigma 0.9012  1.23M entries/s  0.45s".
+std::string format_epoch(const EpochMetrics& e);
+
 // Trains a model of inputs.train (see TrainConfig for validation, early stopping and the refit).
 // Throws ConfigError for settings out of range, Error for unusable data, Cancelled on request.
 TrainResult train(const TrainInputs& inputs, const ModelConfig& config,

@@ -1,7 +1,9 @@
-# cmake -DBUILD_DIR=... -DWORK_DIR=... -DSOURCE_DIR=... -P check_install.cmake
+# cmake -DBUILD_DIR=... -DWORK_DIR=... -DSOURCE_DIR=... [-DPYTHON=... -DPYTHON_DIR=...] -P ...
 # Installs the build into a fresh prefix, then checks what a user of the install relies on: the
-# installed executable runs (and finds its library and plugin), and a separate CMake project finds
-# the package, builds against it and trains a model.
+# installed executable runs (and finds its library and plugin), a separate CMake project finds
+# the package, builds against it and trains a model, and the installed Python package imports
+# the installed library (not the build tree's) and trains.
+# (Arguments must not contain semicolons: ARGN would split them.)
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
@@ -23,5 +25,12 @@ run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
 run(${WORK_DIR}/consumer/consumer)
 if(NOT out MATCHES "\"overall\"" OR NOT out MATCHES "\"rmse\": [0-9]")
   message(FATAL_ERROR "unexpected output from the consumer:\n${out}")
+endif()
+if(DEFINED PYTHON)
+  run(${CMAKE_COMMAND} -E env PYTHONPATH=${prefix}/${PYTHON_DIR} ${PYTHON} -c
+      "import ppmf\nr, ug, ig = ppmf.synth(500, 80)\nm = ppmf.Model.fit(r, rank=2, epochs=2, device='cpu', quiet=True)\nprint(ppmf._ppmf.__file__)\nprint(m)")
+  if(NOT out MATCHES "^${prefix}/" OR NOT out MATCHES "ppmf.Model rank 2")
+    message(FATAL_ERROR "the installed Python package did not load from ${prefix}:\n${out}")
+  endif()
 endif()
 message(STATUS "install check passed")
