@@ -143,7 +143,7 @@ class CpuBackend final : public Backend {
     load_side(items_, model.V, model.item_groups);
     set_priors(model);
     // Entries loaded earlier stay (with their counts) when they still fit the new model.
-    if (!user_.empty() && entries_fit(user_, item_)) {
+    if (!user_.empty() && training_entries_fit(user_, item_, users_.n, items_.n)) {
       index_training();
     } else {
       user_.clear();
@@ -161,9 +161,7 @@ class CpuBackend final : public Backend {
 
   void load_training(const std::vector<int32_t>& user, const std::vector<int32_t>& item,
                      const std::vector<float>& value) override {
-    if (user.size() != item.size() || user.size() != value.size())
-      throw Error("training arrays differ in length");
-    if (!entries_fit(user, item)) throw Error("a training entry has an index outside the model");
+    check_training_entries(user, item, value.size(), users_.n, items_.n);
     user_ = user;
     item_ = item;
     value_ = value;
@@ -263,11 +261,7 @@ class CpuBackend final : public Backend {
   }
 
   void predict(const PairIndex* pairs, size_t n, float* mean, float* var) override {
-    for (size_t k = 0; k < n; ++k) {
-      if (pairs[k].user < 0 || pairs[k].user >= users_.extended_size() || pairs[k].item < 0 ||
-          pairs[k].item >= items_.extended_size())
-        throw Error("prediction pair " + std::to_string(k) + " has an index outside the model");
-    }
+    check_pairs(pairs, n, users_.extended_size(), items_.extended_size());
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (long k = 0; k < static_cast<long>(n); ++k) {
       predict_one(pairs[k].user, pairs[k].item, mean[k], var[k]);
@@ -276,9 +270,7 @@ class CpuBackend final : public Backend {
   }
 
   void score_all_items(const int32_t* users, size_t n, float* mean, float* var) override {
-    for (size_t k = 0; k < n; ++k)
-      if (users[k] < 0 || users[k] >= users_.extended_size())
-        throw Error("scoring: user index " + std::to_string(users[k]) + " is outside the model");
+    check_scored_users(users, n, users_.extended_size());
     // The item rows are transposed once (dimension-major) so score_block runs across items in SIMD
     // lanes; users x item blocks run in parallel, an item block (256 items) staying in L1/L2
     // across a block of users. predict_one is the reference (Recommend tests compare the two).
@@ -386,12 +378,6 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  bool entries_fit(const std::vector<int32_t>& user, const std::vector<int32_t>& item) const {
-    for (size_t k = 0; k < user.size(); ++k)
-      if (user[k] < 0 || user[k] >= users_.n || item[k] < 0 || item[k] >= items_.n) return false;
-    return true;
-  }
-
   void index_training() {
     build_csr(users_, user_, item_, value_);
     build_csr(items_, item_, user_, value_);

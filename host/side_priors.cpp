@@ -150,4 +150,32 @@ void rows_to_guide(const float* mean, const float* logsd, int n, int rank, int s
   }
 }
 
+bool training_entries_fit(const std::vector<int32_t>& user, const std::vector<int32_t>& item,
+                          int32_t n_users, int32_t n_items) {
+  for (size_t k = 0; k < user.size(); ++k)
+    if (user[k] < 0 || user[k] >= n_users || item[k] < 0 || item[k] >= n_items) return false;
+  return true;
+}
+
+void check_training_entries(const std::vector<int32_t>& user, const std::vector<int32_t>& item,
+                            size_t values, int32_t n_users, int32_t n_items) {
+  if (user.size() != item.size() || user.size() != values)
+    throw Error("training arrays differ in length");
+  if (!training_entries_fit(user, item, n_users, n_items))
+    throw Error("a training entry has an index outside the model");
+}
+
+void check_pairs(const PairIndex* pairs, size_t n, int32_t user_rows, int32_t item_rows) {
+  for (size_t k = 0; k < n; ++k)
+    if (pairs[k].user < 0 || pairs[k].user >= user_rows || pairs[k].item < 0 ||
+        pairs[k].item >= item_rows)
+      throw Error("prediction pair " + std::to_string(k) + " has an index outside the model");
+}
+
+void check_scored_users(const int32_t* users, size_t n, int32_t user_rows) {
+  for (size_t k = 0; k < n; ++k)
+    if (users[k] < 0 || users[k] >= user_rows)
+      throw Error("scoring: user index " + std::to_string(users[k]) + " is outside the model");
+}
+
 }  // namespace ppmf

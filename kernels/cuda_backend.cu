@@ -129,12 +129,8 @@ class CudaBackend final : public Backend {
   void load_training(const std::vector<int32_t>& user, const std::vector<int32_t>& item,
                      const std::vector<float>& value) override {
     activate();
-    if (user.size() != item.size() || user.size() != value.size())
-      throw Error("training arrays differ in length");
+    check_training_entries(user, item, value.size(), users_.n, items_.n);
     const size_t n = user.size();
-    for (size_t k = 0; k < n; ++k)
-      if (user[k] < 0 || user[k] >= users_.n || item[k] < 0 || item[k] >= items_.n)
-        throw Error("a training entry has an index outside the model");
     release_training();
     require_free(2 * n * (sizeof(int32_t) + sizeof(float)) +
                      (static_cast<size_t>(users_.n) + items_.n + 2) * sizeof(int64_t),
@@ -185,11 +181,7 @@ class CudaBackend final : public Backend {
 
   void predict(const PairIndex* pairs, size_t n, float* mean, float* var) override {
     activate();
-    const int32_t ue = users_.n + users_.host_priors.rows, ie = items_.n + items_.host_priors.rows;
-    for (size_t k = 0; k < n; ++k) {
-      if (pairs[k].user < 0 || pairs[k].user >= ue || pairs[k].item < 0 || pairs[k].item >= ie)
-        throw Error("prediction pair " + std::to_string(k) + " has an index outside the model");
-    }
+    check_pairs(pairs, n, users_.n + users_.host_priors.rows, items_.n + items_.host_priors.rows);
     if (n == 0) return;
     pairs_.ensure(n);
     pred_mean_.ensure(n);
@@ -207,10 +199,7 @@ class CudaBackend final : public Backend {
 
   void score_all_items(const int32_t* users, size_t n, float* mean, float* var) override {
     activate();
-    const int32_t ue = users_.n + users_.host_priors.rows;
-    for (size_t k = 0; k < n; ++k)
-      if (users[k] < 0 || users[k] >= ue)
-        throw Error("scoring: user index " + std::to_string(users[k]) + " is outside the model");
+    check_scored_users(users, n, users_.n + users_.host_priors.rows);
     size_t free_b = 0, total_b = 0;
     PPMF_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     const size_t block_bytes =

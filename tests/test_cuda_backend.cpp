@@ -335,6 +335,46 @@ TEST(MediumProblem, CudaMatchesCpu) {
   }
 }
 
+// Both backends (the CUDA one where a GPU is present) refuse indices outside the model with the
+// same one-line errors, before any work reaches the device.
+TEST(Backends, RefuseIndicesOutsideTheModel) {
+  const Ratings r = testing::planted_ratings(20, 10, 2, 5, 0.3, 4);
+  ModelConfig mc;
+  mc.rank = 2;
+  const Model m = init_model(r, r.value, mc, nullptr, nullptr, 1);
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(make_cpu_backend(1));
+  if (cuda_usable()) backends.push_back(new_cuda_backend());
+  const int32_t user_rows = extended_size(m, Side::kUsers), item_rows = extended_size(m, Side::kItems);
+  for (auto& b : backends) {
+    SCOPED_TRACE(b->name());
+    b->load_model(m);
+    const auto message = [](auto&& call) {
+      try {
+        call();
+      } catch (const Error& e) {
+        return std::string(e.what());
+      }
+      return std::string("(no error)");
+    };
+    std::vector<int32_t> user = r.user, item = r.item;
+    item[3] = m.V.n;
+    EXPECT_EQ(message([&] { b->load_training(user, item, r.value); }),
+              "a training entry has an index outside the model");
+    EXPECT_EQ(message([&] { b->load_training(user, r.item, {1.0f}); }),
+              "training arrays differ in length");
+    const PairIndex pairs[] = {{0, 0}, {user_rows - 1, item_rows - 1}, {user_rows, 0}};
+    float mean[3], var[3];
+    EXPECT_EQ(message([&] { b->predict(pairs, 3, mean, var); }),
+              "prediction pair 2 has an index outside the model");
+    EXPECT_EQ(message([&] { b->predict(pairs, 2, mean, var); }), "(no error)");
+    const int32_t users[] = {0, -1};
+    std::vector<float> scores(2 * m.V.n), vars(2 * m.V.n);
+    EXPECT_EQ(message([&] { b->score_all_items(users, 2, scores.data(), vars.data()); }),
+              "scoring: user index -1 is outside the model");
+  }
+}
+
 // Runs everywhere: asking for a GPU that is not there is a ConfigError of the device setting that
 // names the GPU, and "auto" falls back to the CPU.
 TEST(CudaDevices, MissingGpuIsAClearError) {

@@ -41,6 +41,16 @@ int32_t extended_size(const Model& model, Side side);
 // (a backend indexes all of them without further checks).
 void check_model_shapes(const Model& model);
 
+// The checks both backends run on what they are handed, with the same messages: training entries
+// (equal lengths, indices within n_users x n_items), prediction pairs and scored users (extended
+// indices below user_rows / item_rows: entities plus prior rows).
+bool training_entries_fit(const std::vector<int32_t>& user, const std::vector<int32_t>& item,
+                          int32_t n_users, int32_t n_items);
+void check_training_entries(const std::vector<int32_t>& user, const std::vector<int32_t>& item,
+                            size_t values, int32_t n_users, int32_t n_items);
+void check_pairs(const PairIndex* pairs, size_t n, int32_t user_rows, int32_t item_rows);
+void check_scored_users(const int32_t* users, size_t n, int32_t user_rows);
+
 // A guide in the backends' row layout: rows of `stride` floats holding the rank factor values then
 // the bias (padding 0), for the means, the log-sds and the variances exp(2 logsd); and back.
 void guide_to_rows(const GuideBlock& g, int stride, std::vector<float>& mean,
