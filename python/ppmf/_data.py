@@ -34,40 +34,50 @@ def _as_array(x, what):
     return a
 
 
-def id_strings(x, what):
-    """The ids of `x` as a 1-d array of Python strings (object dtype)."""
+def _id_array(x, what):
+    """`x` as a 1-d array of ids: integers (int64) or strings (object); integral floats become
+    integers, as a file's "42" is read as the id "42", never "42.0"."""
     a = _as_array(x, what)
     if a.dtype.kind == "f":
         if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
             raise ValueError(f"{what}: ids must be strings or integers, got non-integral numbers")
-        a = a.astype(np.int64)
+        return a.astype(np.int64)
     if a.dtype.kind in "iub":
-        a = a.astype(np.int64)
+        return a.astype(np.int64)
+    return a.astype(object)
+
+
+def id_strings(x, what):
+    """The ids of `x` as a 1-d array of Python strings (object dtype)."""
+    a = _id_array(x, what)
     out = np.empty(len(a), dtype=object)
-    out[:] = [str(v) for v in a.tolist()]
+    out[:] = [v.decode() if isinstance(v, bytes) else str(v) for v in a.tolist()]
     return out
 
 
 def factorize(x, what):
-    """(codes int32, names list[str]): distinct ids in order of first appearance."""
-    ids = id_strings(x, what)
+    """(codes int32, names list[str]): distinct ids in order of first appearance. Ids are hashed as
+    they are (integers as integers, the fast path); only the distinct ones become strings."""
+    a = _id_array(x, what)
     if pd is not None:
-        codes, uniques = pd.factorize(ids, sort=False)
-        return codes.astype(np.int32), [str(u) for u in uniques]
-    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    return rank[inverse].astype(np.int32), [str(u) for u in uniq[order]]
+        codes, uniques = pd.factorize(a, sort=False)
+        uniques = np.asarray(uniques)
+    else:
+        uniq, first, codes = np.unique(a, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        codes, uniques = rank[codes], uniq[order]
+    return codes.astype(np.int32), [v.decode() if isinstance(v, bytes) else str(v)
+                                    for v in uniques.tolist()]
 
 
 def make_table(users, items, values=None, times=None, *, duplicates="error", name="data"):
     """A library table from columns; values on the raw scale (minutes, stars). A single user id
     (or item id) stands for every row: ("newbie", ["v1", "v2"], [12.0, 3.5])."""
     n = max(_length(users), _length(items))
-    users, items = _broadcast(users, n), _broadcast(items, n)
-    u_codes, u_names = factorize(users, f"{name}: users")
-    i_codes, i_names = factorize(items, f"{name}: items")
+    u_codes, u_names = factorize(_broadcast(users, n), f"{name}: users")
+    i_codes, i_names = factorize(_broadcast(items, n), f"{name}: items")
     v = None if values is None else _as_array(values, f"{name}: values").astype(np.float32)
     t = None if times is None else _times(times, name)
     return _ppmf.make_table(name, u_codes, u_names, i_codes, i_names, v, t, duplicates)

@@ -54,11 +54,15 @@ py::list names_of(const IdMap& ids) {
   return out;
 }
 
+// The distinct ids of a column, in order; two that spell the same string (42 and "42") are refused
+// rather than merged, since their entries' codes would then disagree with the map.
 IdMap id_map_of(const std::vector<std::string>& names, const std::string& what) {
   IdMap m;
-  for (const std::string& n : names)
-    if (m.insert(n) != static_cast<int32_t>(m.size()) - 1)
-      throw Error(what + ": the id '" + n + "' is listed twice");
+  for (const std::string& n : names) {
+    if (m.find(n) >= 0)
+      throw Error(what + ": the id '" + n + "' is given in two forms (such as 42 and \"42\")");
+    m.insert(n);
+  }
   return m;
 }
 

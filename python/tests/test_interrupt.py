@@ -11,8 +11,11 @@ import time
 import ppmf
 
 # A problem big enough that training runs for many seconds on any machine.
+# Python's own SIGINT handler is installed first: a parent that ignores SIGINT (a background job
+# of a non-interactive shell) would otherwise pass that on.
 SCRIPT = textwrap.dedent("""
-    import sys, ppmf
+    import signal, sys, ppmf
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ratings, ug, ig = ppmf.synth(60000, 6000, seed=1)
     print("ready", flush=True)
     try:

@@ -52,6 +52,21 @@ def test_integer_ids_are_the_strings_the_cli_reads():
     assert mean_int == mean_str
     with pytest.raises(ValueError, match="non-integral"):
         ppmf.Model.fit(users + 0.5, items, values, **FAST)
+    with pytest.raises(ppmf.Error, match="given in two forms"):
+        ppmf.Model.fit(np.array([42, "42", "a"], dtype=object), ["x", "y", "x"], [1, 2, 3], **FAST)
+
+
+def test_ids_number_the_same_without_pandas(monkeypatch):
+    from ppmf import _data
+    ids = np.array(["b", "a", "b", "c", "a", "d"], dtype=object)
+    ints = np.array([7, 3, 7, 1, 3, 9])
+    with_pandas = [_data.factorize(x, "ids") for x in (ids, ints)]
+    monkeypatch.setattr(_data, "pd", None)
+    without = [_data.factorize(x, "ids") for x in (ids, ints)]
+    for (c1, n1), (c2, n2) in zip(with_pandas, without):
+        np.testing.assert_array_equal(c1, c2)
+        assert n1 == n2
+    assert with_pandas[0][1] == ["b", "a", "c", "d"] and with_pandas[1][1] == ["7", "3", "1", "9"]
 
 
 def test_predict_handles_unknown_ids_as_the_cli_does(model, watch_data):
