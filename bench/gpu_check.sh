@@ -52,8 +52,9 @@ phase() {
 }
 keep_tail() { tail -c 200000 "$1" >"$2" 2>/dev/null; }  # files back from the device stay small
 
-# 1. Build only what runs: the CLI, the CUDA plugin, the test binary (GoogleTest from the carried
-# sources when the system has none; no Google Benchmark).
+# 1. Build what the tests run: the CLI, the CUDA plugin, the test binary, and the Python package
+# where pybind11 is installed (GoogleTest from the carried sources when the system has none; no
+# Google Benchmark).
 gtest=()
 [ -f bench/local/googletest/CMakeLists.txt ] && gtest=(-DPPMF_GTEST_SOURCE_DIR="$root/bench/local/googletest")
 gen=()
@@ -61,7 +62,7 @@ command -v ninja >/dev/null && gen=(-G Ninja)
 build_all() {
   cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DPPMF_BUILD_BENCH=OFF "${gtest[@]}" &&
-    cmake --build "$build" -j"$(nproc)" --target ppmf-gpu ppmf_tests
+    cmake --build "$build" -j"$(nproc)"
 }
 phase "build" 300 "$scratch/build.log" build_all
 build_rc=$?

@@ -189,6 +189,13 @@ def test_keyword_defaults_are_the_librarys():
     assert tuple(gn["n"].default) == lib["n"] and gn["holdout_users"].default == lib["holdout_users"]
 
 
+def test_gpus_come_through_the_clis_plugin():
+    gpus, why = ppmf.list_gpus()
+    # Without a GPU the reason is the driver's or the build's, never a plugin that fails to load.
+    assert gpus or "cannot load the CUDA plugin" not in why, why
+    assert all({"index", "name", "total_bytes", "compute_capability"} <= set(g) for g in gpus)
+
+
 def test_callback_sees_every_epoch(watch_data):
     d, ratings, ug, ig = watch_data
     seen = []
