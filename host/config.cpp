@@ -58,6 +58,7 @@ void validate(const TrainConfig& c) {
   check_real("min_improvement", c.min_improvement, 0, 1e9);
   check_real("valid_frac", c.valid_frac, 0, 0.9);
   check_integer("pool_iters", c.pool_iters, 1, 1000);
+  check_integer("checkpoint_every", c.checkpoint_every, 1, 1000000);
 }
 
 }  // namespace ppmf

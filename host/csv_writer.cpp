@@ -1,40 +1,41 @@
-// Buffered, error-checked text output.
+// Buffered, error-checked, atomic text output.
 #include "ppmf/csv_writer.hpp"
-
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
+#include "ppmf/cancel.hpp"
 #include "ppmf/common.hpp"
 
 namespace ppmf {
 
-CsvWriter::CsvWriter(const std::string& path) : path_(path), is_stdout_(path == "-") {
-  file_ = is_stdout_ ? stdout : std::fopen(path.c_str(), "wb");
-  if (file_ == nullptr) throw Error(path + ": cannot write: " + std::strerror(errno));
-  buffer_.reserve(1 << 20);
+namespace {
+constexpr size_t kBlock = size_t{1} << 20;
 }
 
-CsvWriter::~CsvWriter() {
-  if (file_ == nullptr) return;
-  try {
-    close();
-  } catch (const Error&) {  // destructors must not throw; callers that care call close()
-  }
+CsvWriter::CsvWriter(const std::string& path) : path_(path) {
+  if (path != "-") file_ = std::make_unique<AtomicFile>(path);
+  buffer_.reserve(kBlock);
 }
+
+CsvWriter::~CsvWriter() = default;  // an unclosed file_ removes its temporary file
 
 void CsvWriter::flush_buffer() {
+  throw_if_cancelled();
   if (buffer_.empty()) return;
-  if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
-    throw Error(path_ + ": write failed: " + std::strerror(errno));
+  if (file_) {
+    file_->write(buffer_);
+  } else if (std::fwrite(buffer_.data(), 1, buffer_.size(), stdout) != buffer_.size()) {
+    throw Error("standard output: write failed: " + std::string(std::strerror(errno)));
+  }
   buffer_.clear();
 }
 
 CsvWriter& CsvWriter::write(std::string_view s) {
   buffer_.append(s);
-  if (buffer_.size() >= (1 << 20)) flush_buffer();
+  if (buffer_.size() >= kBlock) flush_buffer();
   return *this;
 }
 
@@ -62,23 +63,14 @@ CsvWriter& CsvWriter::number(float v) {
 }
 
 void CsvWriter::close() {
-  if (file_ == nullptr) return;
-  bool ok = true;
-  try {
-    flush_buffer();
-  } catch (const Error&) {
-    ok = false;
+  if (closed_) return;
+  flush_buffer();
+  closed_ = true;
+  if (file_) {
+    file_->commit();
+  } else if (std::fflush(stdout) != 0) {
+    throw Error("standard output: write failed: " + std::string(std::strerror(errno)));
   }
-  std::FILE* f = file_;
-  file_ = nullptr;
-  ok = std::fflush(f) == 0 && ok;
-  if (!is_stdout_) ok = std::fclose(f) == 0 && ok;
-  if (!ok) throw Error(path_ + ": write failed: " + std::strerror(errno));
-}
-
-void ensure_directory(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST)
-    throw Error(dir + ": cannot create directory: " + std::strerror(errno));
 }
 
 void write_text_file(const std::string& path, std::string_view text) {

@@ -21,7 +21,9 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "ppmf/checkpoint.hpp"
 #include "ppmf/common.hpp"
+#include "ppmf/files.hpp"
 
 // Values are copied to and from the file with memcpy, which is only little-endian IEEE here.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the model file format is little-endian");
@@ -159,17 +161,11 @@ void put_new_users(Writer& w, const NewUserPrior& p) {
   w.array(p.mean);
 }
 
+void put_model_config(Writer& w, const ModelConfig& c);
+ModelConfig read_model_config(Reader& r);
+
 void put_model(Writer& w, const Model& m) {
-  const ModelConfig& c = m.config;
-  w.i32(c.rank);
-  w.u8(static_cast<uint8_t>(c.transform));
-  w.u8(c.pool);
-  w.f32(c.tau);
-  w.f32(c.prec_a0);
-  w.f32(c.prec_b0);
-  w.f32(c.noise_a);
-  w.f32(c.noise_b);
-  w.f32(c.init_sd);
+  put_model_config(w, m.config);
   put_ids(w, m.users);
   put_ids(w, m.items);
   put_groups(w, m.user_groups);
@@ -202,46 +198,6 @@ void put_model(Writer& w, const Model& m) {
     w.f64(e.seconds);
   }
   w.i32(m.best_epoch);
-}
-
-[[noreturn]] void write_failed(const std::string& path, int err) {
-  throw Error(path + ": cannot write model: " + std::strerror(err));
-}
-
-int last_error() {
-  return errno != 0 ? errno : EIO;
-}
-
-// Temp file + fsync + rename + directory fsync: a crash leaves either the old file or the new one.
-void write_atomically(const std::string& path, std::string_view data) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) write_failed(path, last_error());
-  int err = 0;
-  errno = 0;
-  if (std::fwrite(data.data(), 1, data.size(), f) != data.size() || std::fflush(f) != 0 ||
-      fsync(fileno(f)) != 0)
-    err = last_error();
-  if (std::fclose(f) != 0 && err == 0) err = last_error();
-  if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = last_error();
-  if (err != 0) {
-    std::remove(tmp.c_str());
-    write_failed(path, err);
-  }
-
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) write_failed(path, last_error());
-  // EINVAL: the file system cannot sync directories; the rename is as durable as it allows.
-  if (fsync(fd) != 0 && errno != EINVAL) {
-    err = last_error();
-    close(fd);
-    write_failed(path, err);
-  }
-  close(fd);
 }
 
 // ---- reading ----
@@ -429,21 +385,8 @@ void check_side(const std::string& side, size_t entities, int rank, const Groups
 Model decode(std::string_view payload, uint32_t version) {
   Reader r(payload);
   Model m;
-  ModelConfig& c = m.config;
-  c.rank = r.i32();
-  if (c.rank < 0 || c.rank > kMaxRank)
-    throw Corrupt("rank " + std::to_string(c.rank) + " is out of range");
-  const uint8_t transform = r.u8();
-  if (transform > static_cast<uint8_t>(Transform::kLog1p))
-    throw Corrupt("unknown transform code " + std::to_string(transform));
-  c.transform = static_cast<Transform>(transform);
-  c.pool = r.flag("pool flag");
-  c.tau = r.f32();
-  c.prec_a0 = r.f32();
-  c.prec_b0 = r.f32();
-  c.noise_a = r.f32();
-  c.noise_b = r.f32();
-  c.init_sd = r.f32();
+  m.config = read_model_config(r);
+  const ModelConfig& c = m.config;
   read_ids(r, m.users, "user");
   read_ids(r, m.items, "item");
   read_groups(r, m.user_groups);
@@ -530,53 +473,222 @@ uint32_t crc32_of(std::string_view data) {
   return crc ^ 0xFFFFFFFFu;
 }
 
-void save_model(const Model& m, const std::string& path) {
-  // Serialize after a header-sized gap, then fill the header in, so the payload is not copied.
+namespace {
+
+// The container shared by model files and checkpoints: magic, version, payload length, CRC-32.
+struct Container {
+  const char* magic;   // 8 bytes
+  const char* kind;    // for messages: "model file", "checkpoint"
+  const char* format;  // "model", "checkpoint": "<format> format version 3 is not supported"
+  uint32_t version;    // the one written; files of versions 1..version are read
+};
+constexpr Container kModelFile{kMagic, "model file", "model", kModelFormatVersion};
+constexpr char kCheckpointMagic[8] = {'P', 'P', 'M', 'F', 'C', 'K', 'P', 'T'};
+constexpr Container kCheckpointFile{kCheckpointMagic, "checkpoint", "checkpoint",
+                                    kCheckpointFormatVersion};
+
+// Serializes `put(writer)` after a header-sized gap, then fills the header in (the payload is not
+// copied), and writes the file atomically.
+template <class Put>
+void save_container(const Container& c, const std::string& path, OnCancel on_cancel, Put&& put) {
   std::string file(kHeaderSize, '\0');
   Writer payload(file);
-  put_model(payload, m);
+  put(payload);
   const std::string_view body = std::string_view(file).substr(kHeaderSize);
-  std::string header(kMagic, sizeof kMagic);
+  std::string header(c.magic, sizeof kMagic);
   Writer h(header);
-  h.u32(kModelFormatVersion);
+  h.u32(c.version);
   h.u64(body.size());
   h.u32(crc32_of(body));
   file.replace(0, kHeaderSize, header);
-  write_atomically(path, file);
+  write_atomically(path, file, on_cancel);
 }
 
-Model load_model(const std::string& path) {
-  const std::string file = read_whole_file(path);
+// The payload of a file, its header checked; `version` receives the file's version.
+std::string_view read_container(const Container& c, const std::string& path,
+                                const std::string& file, uint32_t& version) {
   const std::string_view bytes(file);
   const size_t magic_len = std::min(bytes.size(), sizeof kMagic);
-  if (bytes.substr(0, magic_len) != std::string_view(kMagic, magic_len))
-    throw Error(path + ": not a ppmf model file (bad magic)");
+  if (bytes.substr(0, magic_len) != std::string_view(c.magic, magic_len))
+    throw Error(path + ": not a ppmf " + c.kind + " (bad magic)");
   // The version comes before any other header check: another version may lay the header out anew.
-  uint32_t version = kModelFormatVersion;
+  version = c.version;
   if (bytes.size() >= sizeof kMagic + 4) {
     version = le_at<uint32_t>(bytes, sizeof kMagic);
-    if (version < 1 || version > kModelFormatVersion)
-      throw Error(path + ": model format version " + std::to_string(version) +
+    if (version < 1 || version > c.version)
+      throw Error(path + ": " + c.format + " format version " + std::to_string(version) +
                   " is not supported (this build reads versions 1 to " +
-                  std::to_string(kModelFormatVersion) + ")");
+                  std::to_string(c.version) + ")");
   }
   if (bytes.size() < kHeaderSize)
-    throw Error(path + ": truncated model file (expected at least " + std::to_string(kHeaderSize) +
-                " bytes, found " + std::to_string(bytes.size()) + ")");
+    throw Error(path + ": truncated " + c.kind + " (expected at least " +
+                std::to_string(kHeaderSize) + " bytes, found " + std::to_string(bytes.size()) +
+                ")");
   const uint64_t length = le_at<uint64_t>(bytes, sizeof kMagic + 4);
   const uint32_t crc = le_at<uint32_t>(bytes, sizeof kMagic + 12);
   const std::string_view payload = bytes.substr(kHeaderSize);
   if (payload.size() < length)
-    throw Error(path + ": truncated model file (expected " + std::to_string(kHeaderSize + length) +
-                " bytes, found " + std::to_string(bytes.size()) + ")");
+    throw Error(path + ": truncated " + c.kind + " (expected " +
+                std::to_string(kHeaderSize + length) + " bytes, found " +
+                std::to_string(bytes.size()) + ")");
   if (payload.size() > length)
-    throw Error(path + ": corrupt model file (" + std::to_string(payload.size() - length) +
+    throw Error(path + ": corrupt " + c.kind + " (" + std::to_string(payload.size() - length) +
                 " bytes after the end of the payload)");
-  if (crc32_of(payload) != crc) throw Error(path + ": corrupt model file (checksum mismatch)");
+  if (crc32_of(payload) != crc) throw Error(path + ": corrupt " + c.kind + " (checksum mismatch)");
+  return payload;
+}
+
+void put_model_config(Writer& w, const ModelConfig& c) {
+  w.i32(c.rank);
+  w.u8(static_cast<uint8_t>(c.transform));
+  w.u8(c.pool);
+  w.f32(c.tau);
+  w.f32(c.prec_a0);
+  w.f32(c.prec_b0);
+  w.f32(c.noise_a);
+  w.f32(c.noise_b);
+  w.f32(c.init_sd);
+}
+
+ModelConfig read_model_config(Reader& r) {
+  ModelConfig c;
+  c.rank = r.i32();
+  if (c.rank < 0 || c.rank > kMaxRank)
+    throw Corrupt("rank " + std::to_string(c.rank) + " is out of range");
+  const uint8_t transform = r.u8();
+  if (transform > static_cast<uint8_t>(Transform::kLog1p))
+    throw Corrupt("unknown transform code " + std::to_string(transform));
+  c.transform = static_cast<Transform>(transform);
+  c.pool = r.flag("pool flag");
+  c.tau = r.f32();
+  c.prec_a0 = r.f32();
+  c.prec_b0 = r.f32();
+  c.noise_a = r.f32();
+  c.noise_b = r.f32();
+  c.init_sd = r.f32();
+  return c;
+}
+
+// A model nested in a checkpoint: its payload as a length-prefixed string.
+void put_nested_model(Writer& w, const Model& m) {
+  std::string payload;
+  Writer inner(payload);
+  put_model(inner, m);
+  w.str(payload);
+}
+
+}  // namespace
+
+void save_model(const Model& m, const std::string& path) {
+  save_container(kModelFile, path, OnCancel::kDiscard, [&](Writer& w) { put_model(w, m); });
+}
+
+Model load_model(const std::string& path) {
+  const std::string file = read_whole_file(path);
+  uint32_t version = 0;
+  const std::string_view payload = read_container(kModelFile, path, file, version);
   try {
     return decode(payload, version);
   } catch (const Corrupt& e) {
     throw Error(path + ": corrupt model file (" + e.what() + ")");
+  }
+}
+
+// Everything train relies on when it continues a checkpoint, short of the data (the fingerprint
+// and train's shape checks cover that).
+void check_position(const Checkpoint& c) {
+  const RunPosition& p = c.position;
+  try {
+    validate(p.model_config);
+    validate(p.train_config);
+  } catch (const ConfigError& e) {
+    throw Corrupt(std::string("its settings are invalid: ") + e.what());
+  }
+  const size_t phase0_epochs = p.valid_nll.size();
+  const bool validated = p.train_config.valid_frac > 0;
+  const size_t epochs = c.model.history.size();
+  const bool position_ok =
+      (p.phase == 0 || p.phase == 1) && p.phase_epochs >= 0 &&
+      p.best_epoch >= 0 && static_cast<size_t>(p.best_epoch) <= phase0_epochs &&
+      (p.phase == 0
+           ? p.phase_epochs <= p.train_config.epochs && p.refit_epochs == 0 &&
+                 phase0_epochs == (validated ? static_cast<size_t>(p.phase_epochs) : 0) &&
+                 epochs == static_cast<size_t>(p.phase_epochs)
+           : validated && p.train_config.refit && p.refit_epochs == p.best_epoch &&
+                 p.refit_epochs >= 1 && p.phase_epochs <= p.refit_epochs &&
+                 epochs == phase0_epochs + static_cast<size_t>(p.phase_epochs));
+  if (!position_ok) throw Corrupt("the run's position is inconsistent");
+  const auto same_shape = [&](const Model& m) {
+    return m.rank() == p.model_config.rank && m.config.transform == p.model_config.transform &&
+           m.config.pool == p.model_config.pool;
+  };
+  if (!same_shape(c.model) || (c.has_best && !same_shape(c.best)))
+    throw Corrupt("its model does not have the run's settings");
+  if (c.has_best &&
+      (p.phase != 0 || p.best_epoch < 1 || c.best.history.size() != static_cast<size_t>(p.best_epoch) ||
+       c.best.users.size() != c.model.users.size() || c.best.items.size() != c.model.items.size()))
+    throw Corrupt("its best model does not match the run's position");
+}
+
+void save_checkpoint(const std::string& path, const RunPosition& p, const Model& model,
+                     const Model* best) {
+  // Written even when interrupted: it is what the interruption keeps.
+  save_container(kCheckpointFile, path, OnCancel::kCommit, [&](Writer& w) {
+    w.u64(p.fingerprint);
+    put_model_config(w, p.model_config);
+    const TrainConfig& t = p.train_config;
+    w.i32(t.epochs);
+    w.i32(t.patience);
+    w.f64(t.min_improvement);
+    w.f64(t.valid_frac);
+    w.u8(t.refit);
+    w.i32(t.pool_iters);
+    w.u64(t.seed);
+    w.i32(p.phase);
+    w.i32(p.phase_epochs);
+    w.i32(p.refit_epochs);
+    w.array(p.valid_nll);
+    w.i32(p.best_epoch);
+    w.u8(p.stopped_early);
+    put_nested_model(w, model);
+    w.u8(best != nullptr);
+    if (best) put_nested_model(w, *best);
+  });
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  const std::string file = read_whole_file(path);
+  uint32_t version = 0;
+  const std::string_view payload = read_container(kCheckpointFile, path, file, version);
+  try {
+    Reader r(payload);
+    Checkpoint c;
+    RunPosition& p = c.position;
+    p.fingerprint = r.u64();
+    p.model_config = read_model_config(r);
+    TrainConfig& t = p.train_config;
+    t.epochs = r.i32();
+    t.patience = r.i32();
+    t.min_improvement = r.f64();
+    t.valid_frac = r.f64();
+    t.refit = r.flag("refit flag");
+    t.pool_iters = r.i32();
+    t.seed = r.u64();
+    p.phase = r.i32();
+    p.phase_epochs = r.i32();
+    p.refit_epochs = r.i32();
+    p.valid_nll = r.array<double>();
+    p.best_epoch = r.i32();
+    p.stopped_early = r.flag("early-stop flag");
+    c.model = decode(r.str(), kModelFormatVersion);
+    c.has_best = r.flag("best-model flag");
+    if (c.has_best) c.best = decode(r.str(), kModelFormatVersion);
+    if (r.left() != 0)
+      throw Corrupt(std::to_string(r.left()) + " unread bytes at the end of the payload");
+    check_position(c);
+    return c;
+  } catch (const Corrupt& e) {
+    throw Error(path + ": corrupt checkpoint (" + e.what() + ")");
   }
 }
 

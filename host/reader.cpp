@@ -21,6 +21,7 @@
 #include <memory>
 #include <numeric>
 
+#include "ppmf/cancel.hpp"
 #include "ppmf/common.hpp"
 
 namespace ppmf {
@@ -746,7 +747,11 @@ std::string read_file_bytes(const std::string& path) {
 }
 
 Ratings read_ratings(const std::string& path, const ReadOptions& opts, ReadReport* report) {
-  return parse_ratings(path, read_file_bytes(path), opts, report);
+  const std::string bytes = read_file_bytes(path);
+  throw_if_cancelled();  // a big file takes seconds to read and as long to parse
+  Ratings r = parse_ratings(path, bytes, opts, report);
+  throw_if_cancelled();
+  return r;
 }
 
 // lines_read counts every data line: entries = lines_read - bad_lines_skipped - duplicates_merged.

@@ -5,8 +5,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <tuple>
 
+#include "ppmf/cancel.hpp"
+#include "ppmf/checkpoint.hpp"
 #include "ppmf/entry_math.hpp"
 #include "ppmf/groups.hpp"
 #include "ppmf/hyper.hpp"
@@ -210,21 +213,154 @@ EpochMetrics run_epoch(Backend& backend, Model& model, const TrainConfig& tc,
 
 namespace {
 
-// Epochs on a loaded backend, with held-out scoring and (when `valid` is not empty) early stopping
-// with restore of the best epoch. Appends to model.history; returns the model to keep (its guide
-// copied out of the backend).
-Model run_epochs(Backend& backend, Model model, const TrainConfig& tc, int epochs, HeldOut& valid,
-                 HeldOut& test, const TrainCallbacks& cb, TrainReport& report) {
+// A 64-bit digest of the bytes a run depends on (fingerprint of a checkpoint).
+class Digest {
+ public:
+  void bytes(const void* p, size_t n) {
+    const auto* c = static_cast<const unsigned char*>(p);
+    for (; n >= 8; n -= 8, c += 8) {
+      uint64_t w;
+      std::memcpy(&w, c, 8);
+      h_ = splitmix64(h_ ^ w);
+    }
+    uint64_t tail = n;
+    for (size_t k = 0; k < n; ++k) tail = (tail << 8) | c[k];
+    h_ = splitmix64(h_ ^ tail);
+  }
+  template <class T>
+  void array(const std::vector<T>& v) {
+    size(v.size());
+    bytes(v.data(), v.size() * sizeof(T));
+  }
+  void text(std::string_view s) {
+    size(s.size());
+    bytes(s.data(), s.size());
+  }
+  void size(uint64_t n) { bytes(&n, sizeof n); }
+  void ids(const IdMap& m) {
+    size(m.size());
+    for (size_t k = 0; k < m.size(); ++k) text(m.name(static_cast<int32_t>(k)));
+  }
+  void groups(const GroupFile* g) {
+    if (g == nullptr) return size(0);
+    std::vector<std::pair<std::string, std::string>> sorted(g->begin(), g->end());
+    std::sort(sorted.begin(), sorted.end());
+    size(sorted.size() + 1);
+    for (const auto& [id, group] : sorted) {
+      text(id);
+      text(group);
+    }
+  }
+  uint64_t value() const { return h_; }
+
+ private:
+  uint64_t h_ = 0x70706d66ULL;
+};
+
+// What a model depends on besides its settings: the training entries, the group files and the
+// warm-start model (the test entries are reported only).
+uint64_t run_fingerprint(const TrainInputs& in) {
+  Digest d;
+  const Ratings& r = *in.train;
+  d.ids(r.users);
+  d.ids(r.items);
+  d.array(r.user);
+  d.array(r.item);
+  d.array(r.value);
+  d.groups(in.user_groups);
+  d.groups(in.item_groups);
+  if (in.warm_start != nullptr) {
+    const Model& w = *in.warm_start;
+    d.ids(w.users);
+    d.ids(w.items);
+    for (const GuideBlock* g : {&w.U, &w.V}) {
+      d.array(g->mean);
+      d.array(g->logsd);
+      d.array(g->bias_mean);
+      d.array(g->bias_logsd);
+    }
+    for (const PriorBlock* p : {&w.user_prior, &w.item_prior}) {
+      d.array(p->mean);
+      d.array(p->cov);
+    }
+    d.bytes(&w.mu0, sizeof w.mu0);
+    d.bytes(&w.sigma2, sizeof w.sigma2);
+  }
+  return d.value();
+}
+
+// Refuses a checkpoint of another run, naming the first difference.
+void check_resumable(const Checkpoint& c, const std::string& path, const ModelConfig& mc,
+                     const TrainConfig& tc, uint64_t fingerprint) {
+  const auto refuse = [&](const std::string& why) {
+    throw Error(path + ": cannot resume this run: " + why);
+  };
+  const ModelConfig& a = c.position.model_config;
+  const TrainConfig& b = c.position.train_config;
+  const auto differs = [&](const char* field, auto was, auto now) {
+    if (was != now)
+      refuse(std::string("the checkpoint's ") + field + " is " + std::to_string(was) +
+             ", this run's " + std::to_string(now));
+  };
+  differs("rank", a.rank, mc.rank);
+  differs("transform", static_cast<int>(a.transform), static_cast<int>(mc.transform));
+  differs("pool", a.pool, mc.pool);
+  differs("tau", a.tau, mc.tau);
+  differs("prec_a0", a.prec_a0, mc.prec_a0);
+  differs("prec_b0", a.prec_b0, mc.prec_b0);
+  differs("noise_a", a.noise_a, mc.noise_a);
+  differs("noise_b", a.noise_b, mc.noise_b);
+  differs("init_sd", a.init_sd, mc.init_sd);
+  differs("epochs", b.epochs, tc.epochs);
+  differs("patience", b.patience, tc.patience);
+  differs("min_improvement", b.min_improvement, tc.min_improvement);
+  differs("valid_frac", b.valid_frac, tc.valid_frac);
+  differs("refit", b.refit, tc.refit);
+  differs("pool_iters", b.pool_iters, tc.pool_iters);
+  differs("seed", b.seed, tc.seed);
+  if (c.position.fingerprint != fingerprint)
+    refuse("it was made from other data (training entries, group files or warm-start model)");
+}
+
+// A checkpoint's model must cover the phase's table (the fingerprint matched, so only a damaged
+// checkpoint with a valid checksum fails here).
+void check_fits(const Model& m, const Ratings& table, const std::string& path) {
+  if (m.users.size() != table.users.size() || m.items.size() != table.items.size() ||
+      m.n_train != table.size())
+    throw Error(path + ": cannot resume this run: its model does not match the training data");
+}
+
+// A run between epochs: its position, the host copy of its model (priors and noise always
+// current, the guide current after store_guide) and phase 0's best model so far (a copy taken at
+// that epoch, priors and noise included).
+struct Run {
+  RunPosition at;
+  Model model;
+  bool has_best = false;
   Model best;
-  double best_nll = INFINITY;
-  int best_epoch = 0;
-  std::vector<double> nll;  // validation NLL per epoch of this run
-  const int first = static_cast<int>(model.history.size());
-  for (int e = 1; e <= epochs; ++e) {
-    const int epoch = first + e;
+  int written_epoch = 0;  // the last epoch in the checkpoint file (0: none)
+};
+
+// The epochs of the run's current phase on a loaded backend, until the phase's target or an early
+// stop, with held-out scoring and checkpoints. Ends with the guide in run.model.
+void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid, HeldOut& test,
+               const TrainCallbacks& cb) {
+  RunPosition& at = run.at;
+  Model& model = run.model;
+  const int target = at.phase == 0 ? tc.epochs : at.refit_epochs;
+  const auto finished = [&] {
+    return at.phase_epochs >= target || (at.phase == 0 && at.stopped_early);
+  };
+  while (!finished()) {
+    const int epoch = static_cast<int>(model.history.size()) + 1;
     EpochMetrics em = run_epoch(backend, model, tc, [&](size_t done, size_t total) {
       if (cb.on_progress) cb.on_progress(epoch, done, total);
-      if (cb.cancelled && cb.cancelled()) throw Cancelled("training cancelled");
+      if (cancel_requested() || (cb.cancelled && cb.cancelled()))
+        throw Cancelled("training interrupted during epoch " + std::to_string(epoch) + "; " +
+                        (run.written_epoch > 0 ? "the checkpoint " + tc.checkpoint +
+                                                     " holds epoch " +
+                                                     std::to_string(run.written_epoch)
+                                               : std::string("no checkpoint was written")));
     });
     em.epoch = epoch;
     if (!valid.empty()) {
@@ -236,50 +372,55 @@ Model run_epochs(Backend& backend, Model model, const TrainConfig& tc, int epoch
       std::tie(em.test_rmse, em.test_nll) = test.score(backend);
     }
     model.history.push_back(em);
+    ++at.phase_epochs;
     if (cb.on_epoch) cb.on_epoch(em);
-    if (!em.has_valid) continue;
-    nll.push_back(em.valid_nll);
-    if (em.valid_nll < best_nll) {
-      best_nll = em.valid_nll;
-      best_epoch = epoch;
-      backend.store_guide(model);
-      best = model;
-    }
-    // Stop once the last `patience` epochs have improved on the best before them by less than
-    // min_improvement.
-    const size_t p = static_cast<size_t>(tc.patience);
-    if (p > 0 && nll.size() > p) {
-      const double before = *std::min_element(nll.begin(), nll.end() - static_cast<long>(p));
-      const double recent = *std::min_element(nll.end() - static_cast<long>(p), nll.end());
-      if (recent > before - tc.min_improvement) {
-        report.stopped_early = true;
-        if (cb.on_note) {
-          char line[160];
-          std::snprintf(line, sizeof line,
-                        "early stop: validation NLL improved by less than %g over %d epochs; "
-                        "keeping epoch %d",
-                        tc.min_improvement, tc.patience, best_epoch);
-          cb.on_note(line);
+    if (em.has_valid) {
+      std::vector<double>& nll = at.valid_nll;
+      nll.push_back(em.valid_nll);
+      if (at.best_epoch == 0 || em.valid_nll < nll[static_cast<size_t>(at.best_epoch) - 1]) {
+        at.best_epoch = epoch;
+        backend.store_guide(model);
+        run.best = model;
+        run.has_best = true;
+      }
+      // Stop once the last `patience` epochs have improved on the best before them by less than
+      // min_improvement.
+      const size_t p = static_cast<size_t>(tc.patience);
+      if (p > 0 && nll.size() > p) {
+        const double before = *std::min_element(nll.begin(), nll.end() - static_cast<long>(p));
+        const double recent = *std::min_element(nll.end() - static_cast<long>(p), nll.end());
+        if (recent > before - tc.min_improvement) {
+          at.stopped_early = true;
+          if (cb.on_note) {
+            char line[160];
+            std::snprintf(line, sizeof line,
+                          "early stop: validation NLL improved by less than %g over %d epochs; "
+                          "keeping epoch %d",
+                          tc.min_improvement, tc.patience, at.best_epoch);
+            cb.on_note(line);
+          }
         }
-        break;
       }
     }
+    if (!tc.checkpoint.empty() && (finished() || at.phase_epochs % tc.checkpoint_every == 0)) {
+      backend.store_guide(model);
+      // The best model is written apart only when it is not the model of this epoch.
+      save_checkpoint(tc.checkpoint, at, model,
+                      run.has_best && at.best_epoch != epoch ? &run.best : nullptr);
+      run.written_epoch = epoch;
+    }
   }
-  model.best_epoch = static_cast<int>(model.history.size());
-  if (best_epoch == 0) {
-    backend.store_guide(model);
-    return model;
-  }
-  best.history = std::move(model.history);
-  best.best_epoch = best_epoch;
-  return best;
+  backend.store_guide(model);
 }
 
-// A model of `table` ready to train: compacted ids, groups, the initial guide (or the warm start).
-Model fresh_model(const Ratings& table, const ModelConfig& config, const TrainInputs& in,
-                  const TrainConfig& tc, Ratings& compacted, std::vector<float>& values) {
+// The compacted table of a phase and its model-scale values.
+void phase_table(const Ratings& table, Transform t, Ratings& compacted, std::vector<float>& values) {
   compacted = compact(table);
-  values = model_scale(compacted, config.transform);
+  values = model_scale(compacted, t);
+}
+
+Model fresh_model(const Ratings& compacted, const std::vector<float>& values,
+                  const ModelConfig& config, const TrainInputs& in, const TrainConfig& tc) {
   Model model = init_model(compacted, values, config, in.user_groups, in.item_groups, tc.seed);
   if (in.warm_start) warm_start_from(*in.warm_start, model);
   return model;
@@ -296,47 +437,101 @@ TrainResult train(const TrainInputs& in, const ModelConfig& config, const TrainC
   TrainReport report;
   report.device = backend.name();
   report.test_entries = in.test ? in.test->size() : 0;
-  // The validation entries are carved before the ids are compacted, so an id seen only there is
-  // new to the model, as it would be in service.
+  const uint64_t fingerprint = run_fingerprint(in);
+
+  Run run;
+  const bool resumed = !in.resume_from.empty();
+  if (resumed) {
+    Checkpoint c = load_checkpoint(in.resume_from);
+    check_resumable(c, in.resume_from, config, tc, fingerprint);
+    run.at = std::move(c.position);
+    run.model = std::move(c.model);
+    run.has_best = c.has_best;
+    run.best = std::move(c.best);
+    if (!run.has_best && run.at.best_epoch > 0 &&
+        run.at.best_epoch == static_cast<int>(run.model.history.size())) {
+      run.best = run.model;  // the best epoch was the checkpoint's last
+      run.has_best = true;
+    }
+    if (in.resume_from == tc.checkpoint)
+      run.written_epoch = static_cast<int>(run.model.history.size());
+    if (cb.on_note)
+      cb.on_note("resuming after epoch " + std::to_string(run.model.history.size()) + " from " +
+                 in.resume_from);
+  } else {
+    run.at.fingerprint = fingerprint;
+    run.at.model_config = config;
+    run.at.train_config = tc;
+  }
+
+  // Phase 0. The validation entries are carved before the ids are compacted, so an id seen only
+  // there is new to the model, as it would be in service.
   const bool validate_epochs = tc.valid_frac > 0;
   const Split parts = validate_epochs ? split_by_hash(*in.train, tc.valid_frac, tc.seed) : Split{};
   if (validate_epochs && parts.train.size() == 0)
     throw Error("the validation split left no training entries (lower valid_frac)");
   Ratings train;
   std::vector<float> values;
-  Model model =
-      fresh_model(validate_epochs ? parts.train : *in.train, config, in, tc, train, values);
-  report.train_entries = train.size();
-  report.valid_entries = parts.test.size();
-  backend.load_model(model);
-  backend.load_training(train.user, train.item, values);
-  HeldOut valid(model, validate_epochs ? &parts.test : nullptr, in.user_groups, in.item_groups);
-  HeldOut test(model, in.test, in.user_groups, in.item_groups);
-  model = run_epochs(backend, std::move(model), tc, tc.epochs, valid, test, cb, report);
-  if (!valid.empty()) {
-    report.chosen_epoch = model.best_epoch;
-    report.chosen = model.history[model.best_epoch - 1];
+  if (run.at.phase == 0) {
+    phase_table(validate_epochs ? parts.train : *in.train, config.transform, train, values);
+    if (resumed)
+      check_fits(run.model, train, in.resume_from);
+    else
+      run.model = fresh_model(train, values, config, in, tc);
+    report.train_entries = train.size();
+    report.valid_entries = parts.test.size();
+    backend.load_model(run.model);
+    backend.load_training(train.user, train.item, values);
+    HeldOut valid(run.model, validate_epochs ? &parts.test : nullptr, in.user_groups,
+                  in.item_groups);
+    HeldOut test(run.model, in.test, in.user_groups, in.item_groups);
+    run_phase(backend, run, tc, valid, test, cb);
+    if (!validate_epochs || !tc.refit) {
+      if (run.has_best) {  // keep the best epoch's model; the history goes on to the last epoch
+        run.best.history = std::move(run.model.history);
+        run.model = std::move(run.best);
+      }
+      run.model.best_epoch = validate_epochs ? run.at.best_epoch
+                                             : static_cast<int>(run.model.history.size());
+    } else {
+      run.at.phase = 1;
+      run.at.phase_epochs = 0;
+      run.at.refit_epochs = run.at.best_epoch;
+    }
+  }
+  if (validate_epochs) {
+    report.chosen_epoch = run.at.best_epoch;
+    report.stopped_early = run.at.stopped_early;
   }
 
-  if (!valid.empty() && tc.refit) {
+  if (run.at.phase == 1) {
     // The chosen number of epochs, again from the start, on every entry.
-    const int epochs = model.best_epoch;
-    if (cb.on_note)
-      cb.on_note("refit: " + std::to_string(epochs) + " epochs on all " +
-                 std::to_string(in.train->size()) + " entries (validation included)");
-    Model all = fresh_model(*in.train, config, in, tc, train, values);
-    all.history = std::move(model.history);
-    backend.load_model(all);
-    backend.load_training(train.user, train.item, values);
-    HeldOut none(all, nullptr, nullptr, nullptr);
-    HeldOut test_all(all, in.test, in.user_groups, in.item_groups);
-    model = run_epochs(backend, std::move(all), tc, epochs, none, test_all, cb, report);
-    report.refit = true;
+    phase_table(*in.train, config.transform, train, values);
+    if (run.at.phase_epochs == 0) {
+      if (cb.on_note)
+        cb.on_note("refit: " + std::to_string(run.at.refit_epochs) + " epochs on all " +
+                   std::to_string(in.train->size()) + " entries (validation included)");
+      std::vector<EpochMetrics> history = std::move(run.model.history);
+      run.model = fresh_model(train, values, config, in, tc);
+      run.model.history = std::move(history);
+      run.has_best = false;
+    } else {
+      check_fits(run.model, train, in.resume_from);
+    }
     report.train_entries = train.size();
+    report.refit = true;
+    backend.load_model(run.model);
+    backend.load_training(train.user, train.item, values);
+    HeldOut none(run.model, nullptr, nullptr, nullptr);
+    HeldOut test(run.model, in.test, in.user_groups, in.item_groups);
+    run_phase(backend, run, tc, none, test, cb);
+    run.model.best_epoch = static_cast<int>(run.model.history.size());
   }
+  Model& model = run.model;
+  if (validate_epochs) report.chosen = model.history[static_cast<size_t>(run.at.best_epoch) - 1];
   compute_new_user_prior(model);
   report.epochs_run = static_cast<int>(model.history.size());
-  report.kept = model.history[model.best_epoch - 1];
+  report.kept = model.history[static_cast<size_t>(model.best_epoch) - 1];
   report.seconds = seconds_since(t0);
   return {std::move(model), std::move(report)};
 }

@@ -2,11 +2,19 @@
 // --help everywhere, and one clear line with a non-zero exit for each kind of bad input.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -283,6 +291,151 @@ TEST_F(Cli, TrainsOnBuiltInDataWithoutArguments) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("no --data given"));
   EXPECT_THAT(r.out, HasSubstr("test_rmse"));
+}
+
+TEST_F(Cli, OutputsNeverOverwriteInputs) {
+  namespace fs = std::filesystem;
+  const std::string dir = testing::test_dir();
+  const std::string ratings = dir + "/ratings.csv", model = dir + "/m.ppmf";
+  fs::copy_file(data_, ratings);
+  fs::create_symlink(ratings, dir + "/link.csv");
+  const std::string original = testing::read_text(ratings);
+  ASSERT_EQ(run("train --data " + ratings + " --rank 2 --epochs 2 --quiet --device cpu --out " +
+                model).code, 0);
+  const std::string trained = testing::read_text(model);
+  const std::string users = dir + "/users.txt";
+  testing::write_file(users, "user1\nuser2\n");
+  const std::string train = "train --rank 2 --epochs 2 --quiet --device cpu ";
+  const std::string refusal = ": refusing to overwrite an input";
+  for (const auto& [args, what] : std::vector<std::pair<std::string, std::string>>{
+           {train + "--data " + ratings + " --out " + ratings,
+            "--out " + ratings + " is the same file as --data " + ratings + refusal},
+           // Links and other spellings of one file count.
+           {train + "--data " + dir + "/link.csv --out " + dir + "/./ratings.csv",
+            "is the same file as --data " + dir + "/link.csv"},
+           {train + "--data " + ratings + " --out " + dir + "/x.ppmf --test " + model +
+                " --metrics-json " + model,
+            "--metrics-json " + model + " is the same file as --test " + model},
+           {train + "--data " + ratings + " --warm-start " + model + " --checkpoint " + model,
+            "--checkpoint " + model + " is the same file as --warm-start"},
+           {train + "--data " + ratings + " --out " + dir + "/o.ppmf --metrics-json " + dir +
+                "/o.ppmf",
+            "--out and --metrics-json name the same file"},
+           {train + "--data " + ratings + " --out " + model + " --checkpoint " + model,
+            "--out and --checkpoint name the same file"},
+           {"predict --model " + model + " --pairs " + ratings + " --out " + ratings,
+            "--out " + ratings + " is the same file as --pairs"},
+           {"predict --model " + model + " --pairs " + ratings + " --out " + model,
+            "is the same file as --model"},
+           {"recommend --model " + model + " --users " + users + " --out " + users,
+            "is the same file as --users"},
+           {"foldin --model " + model + " --data " + ratings + " --out " + ratings,
+            "is the same file as --data"},
+           {"eval --model " + model + " --data " + ratings + " --json " + ratings,
+            "--json " + ratings + " is the same file as --data"},
+       }) {
+    SCOPED_TRACE(args);
+    expect_one_line_error(run(args), what);
+  }
+  // --split-out over the data is refused before anything is written.
+  fs::copy_file(data_, dir + "/train.csv");
+  expect_one_line_error(run(train + "--data " + dir + "/train.csv --split-out " + dir),
+                        "--split-out " + dir + "/train.csv is the same file as --data");
+  EXPECT_EQ(testing::read_text(ratings), original);
+  EXPECT_EQ(testing::read_text(users), "user1\nuser2\n");
+  EXPECT_EQ(testing::read_text(model), trained);
+
+  // Replacing a model in place stays allowed: the nightly warm start, and folding in.
+  CliRun r = run(train + "--data " + ratings + " --warm-start " + model + " --out " + model);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(testing::read_text(model), trained);
+  r = run("foldin --model " + model + " --data " + ratings + " --out " + model);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(run("info --model " + model).code, 0);
+  const std::set<std::string> expected{"ratings.csv", "link.csv", "m.ppmf", "users.txt",
+                                       "train.csv"};
+  std::set<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir)) left.insert(e.path().filename().string());
+  EXPECT_EQ(left, expected) << "no temporary or partial file is left";
+}
+
+// ppmf-gpu started in the background with its output in `log`.
+pid_t spawn(const std::string& args, const std::string& log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<std::string> words{PPMF_CLI_PATH};
+  std::istringstream in(args);
+  for (std::string w; in >> w;) words.push_back(w);
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, PPMF_CLI_PATH, &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+int exit_code(pid_t pid) {
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+bool wait_for_file(const std::string& path) {
+  for (int k = 0; k < 6000; ++k, std::this_thread::sleep_for(std::chrono::milliseconds(10)))
+    if (std::filesystem::exists(path)) return true;
+  return false;
+}
+
+// SIGINT and SIGTERM stop training at the next step with one line saying what was kept, exit
+// 130 / 143 and leave no temporary file; --resume then ends with the uninterrupted run's model.
+TEST_F(Cli, InterruptedTrainingResumesToTheSameModel) {
+  namespace fs = std::filesystem;
+  const std::string dir = testing::test_dir();
+  ASSERT_EQ(run("synth --out " + dir + "/data --users 6000 --items 1500 --seed 5").code, 0);
+  const std::string train = "train --data " + dir +
+                            "/data/ratings.csv --rank 6 --epochs 40 --patience 0 --device cpu "
+                            "--transform log1p --checkpoint-every 2 ";
+  const std::string whole = dir + "/whole.ppmf";
+  ASSERT_EQ(run(train + "--quiet --out " + whole).code, 0);
+
+  for (const int sig : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(sig);
+    const std::string ckpt = dir + "/run.ckpt", log = dir + "/log.txt", out = dir + "/part.ppmf";
+    fs::remove(ckpt);
+    const pid_t pid = spawn(train + "--checkpoint " + ckpt + " --out " + out, log);
+    ASSERT_TRUE(wait_for_file(ckpt)) << testing::read_text(log);
+    kill(pid, sig);
+    EXPECT_EQ(exit_code(pid), 128 + sig);
+    const std::string printed = testing::read_text(log);
+    EXPECT_THAT(printed, ::testing::MatchesRegex(
+                             "(.|\n)*ppmf-gpu: training interrupted during epoch [0-9]+; the "
+                             "checkpoint .*run.ckpt holds epoch [0-9]*[02468]\n"))
+        << printed;
+    EXPECT_FALSE(fs::exists(out));
+    CliRun r = run(train + "--quiet --resume " + ckpt + " --out " + out);
+    ASSERT_EQ(r.code, 0) << r.out;
+    // Equal predictions from every parameter; the files differ only in per-epoch timings.
+    const std::string pairs = dir + "/data/ratings.csv";
+    EXPECT_EQ(run("predict --model " + whole + " --pairs " + pairs).out,
+              run("predict --model " + out + " --pairs " + pairs).out);
+    fs::remove(out);
+  }
+  // A second signal exits at once; either way no temporary file is left.
+  const std::string ckpt = dir + "/twice.ckpt";
+  const pid_t pid = spawn(train + "--checkpoint " + ckpt + " --out " + dir + "/twice.ppmf",
+                          dir + "/log.txt");
+  ASSERT_TRUE(wait_for_file(ckpt));
+  kill(pid, SIGINT);
+  kill(pid, SIGINT);
+  EXPECT_EQ(exit_code(pid), 130);
+  for (const auto& e : fs::directory_iterator(dir))
+    EXPECT_THAT(e.path().filename().string(), Not(HasSubstr(".tmp."))) << "left behind";
+  // Another run's checkpoint is refused with the reason.
+  expect_one_line_error(run(train + "--quiet --seed 9 --resume " + ckpt),
+                        "cannot resume this run: the checkpoint's seed is 1, this run's 9");
 }
 
 }  // namespace

@@ -101,105 +101,6 @@ Model random_model(uint64_t seed) {
   return m;
 }
 
-// Bit patterns, so that NaN and -0 compare exactly too.
-std::vector<uint32_t> bits(const std::vector<float>& v) {
-  std::vector<uint32_t> out(v.size());
-  std::memcpy(out.data(), v.data(), v.size() * sizeof(float));
-  return out;
-}
-uint32_t bits(float x) {
-  uint32_t out;
-  std::memcpy(&out, &x, sizeof x);
-  return out;
-}
-uint64_t bits(double x) {
-  uint64_t out;
-  std::memcpy(&out, &x, sizeof x);
-  return out;
-}
-
-void expect_same(const GuideBlock& a, const GuideBlock& b) {
-  EXPECT_EQ(a.n, b.n);
-  EXPECT_EQ(a.rank, b.rank);
-  EXPECT_EQ(a.stride, b.stride);
-  EXPECT_EQ(bits(a.mean), bits(b.mean));
-  EXPECT_EQ(bits(a.logsd), bits(b.logsd));
-  EXPECT_EQ(bits(a.bias_mean), bits(b.bias_mean));
-  EXPECT_EQ(bits(a.bias_logsd), bits(b.bias_logsd));
-}
-
-void expect_same(const PriorBlock& a, const PriorBlock& b) {
-  EXPECT_EQ(a.n_groups, b.n_groups);
-  EXPECT_EQ(a.rank, b.rank);
-  EXPECT_EQ(bits(a.mean), bits(b.mean));
-  EXPECT_EQ(bits(a.cov), bits(b.cov));
-  EXPECT_EQ(bits(a.pop_mean), bits(b.pop_mean));
-}
-
-void expect_same(const Groups& a, const Groups& b) {
-  EXPECT_EQ(a.names, b.names);
-  EXPECT_EQ(a.of, b.of);
-  EXPECT_EQ(a.from_file, b.from_file);
-}
-
-void expect_same(const Model& a, const Model& b) {
-  EXPECT_EQ(a.config.rank, b.config.rank);
-  EXPECT_EQ(a.config.transform, b.config.transform);
-  EXPECT_EQ(a.config.pool, b.config.pool);
-  EXPECT_EQ(bits(a.config.tau), bits(b.config.tau));
-  EXPECT_EQ(bits(a.config.prec_a0), bits(b.config.prec_a0));
-  EXPECT_EQ(bits(a.config.prec_b0), bits(b.config.prec_b0));
-  EXPECT_EQ(bits(a.config.noise_a), bits(b.config.noise_a));
-  EXPECT_EQ(bits(a.config.noise_b), bits(b.config.noise_b));
-  EXPECT_EQ(bits(a.config.init_sd), bits(b.config.init_sd));
-  EXPECT_EQ(a.users.names(), b.users.names());
-  EXPECT_EQ(a.items.names(), b.items.names());
-  EXPECT_EQ(b.users.find("user three"), 3);  // the loaded map finds ids, not just lists them
-  expect_same(a.user_groups, b.user_groups);
-  expect_same(a.item_groups, b.item_groups);
-  EXPECT_EQ(a.user_count, b.user_count);
-  EXPECT_EQ(a.item_count, b.item_count);
-  expect_same(a.U, b.U);
-  expect_same(a.V, b.V);
-  expect_same(a.user_prior, b.user_prior);
-  expect_same(a.item_prior, b.item_prior);
-  EXPECT_EQ(a.new_users.groups, b.new_users.groups);
-  EXPECT_EQ(a.new_users.max_n, b.new_users.max_n);
-  EXPECT_EQ(bits(a.new_users.mean), bits(b.new_users.mean));
-  EXPECT_EQ(bits(a.mu0), bits(b.mu0));
-  EXPECT_EQ(bits(a.sigma2), bits(b.sigma2));
-  EXPECT_EQ(a.n_train, b.n_train);
-  EXPECT_EQ(a.seen_offsets, b.seen_offsets);
-  EXPECT_EQ(a.seen_items, b.seen_items);
-  ASSERT_EQ(a.history.size(), b.history.size());
-  for (size_t e = 0; e < a.history.size(); ++e) {
-    const EpochMetrics &x = a.history[e], &y = b.history[e];
-    EXPECT_EQ(x.epoch, y.epoch);
-    EXPECT_EQ(bits(x.elbo_per_entry), bits(y.elbo_per_entry));
-    EXPECT_EQ(bits(x.train_rmse), bits(y.train_rmse));
-    EXPECT_EQ(x.has_valid, y.has_valid);
-    EXPECT_EQ(bits(x.valid_rmse), bits(y.valid_rmse));
-    EXPECT_EQ(bits(x.valid_nll), bits(y.valid_nll));
-    EXPECT_EQ(bits(x.test_rmse), bits(y.test_rmse));
-    EXPECT_EQ(bits(x.test_nll), bits(y.test_nll));
-    EXPECT_EQ(bits(x.sigma), bits(y.sigma));
-    EXPECT_EQ(bits(x.entries_per_s), bits(y.entries_per_s));
-    EXPECT_EQ(bits(x.seconds), bits(y.seconds));
-    EXPECT_EQ(x.has_test, y.has_test);
-  }
-  EXPECT_EQ(a.best_epoch, b.best_epoch);
-}
-
-// A fresh, empty directory per test.
-std::string test_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir =
-      fs::path(::testing::TempDir()) / (std::string("ppmf_model_file_") + info->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
 std::set<std::string> entries(const std::string& dir) {
   std::set<std::string> out;
   for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
@@ -263,31 +164,33 @@ TEST(ModelFile, ChecksumIsTheStandardCrc32) {
 }
 
 TEST(ModelFile, RoundTripKeepsEveryField) {
-  const std::string path = test_dir() + "/model.ppmf";
+  const std::string path = testing::test_dir() + "/model.ppmf";
   const Model m = random_model(7);
   save_model(m, path);
-  expect_same(m, load_model(path));
+  const Model loaded = load_model(path);
+  testing::expect_same_model(m, loaded);
+  EXPECT_EQ(loaded.users.find("user three"), 3);  // the loaded map finds ids, not just lists them
 }
 
 TEST(ModelFile, SaveReplacesTheFileAtomically) {
-  const std::string dir = test_dir();
+  const std::string dir = testing::test_dir();
   const std::string path = dir + "/model.ppmf";
   save_model(random_model(1), path);
   const Model second = random_model(2);
   save_model(second, path);
-  expect_same(second, load_model(path));
+  testing::expect_same_model(second, load_model(path));
   EXPECT_EQ(entries(dir), std::set<std::string>{"model.ppmf"});  // no temp file left behind
 }
 
 TEST(ModelFile, FailedSaveLeavesNothingBehind) {
-  const std::string dir = test_dir();
+  const std::string dir = testing::test_dir();
   // Renaming onto a non-empty directory fails after the temp file was written.
   fs::create_directories(dir + "/occupied/inside");
   try {
     save_model(random_model(1), dir + "/occupied");
     FAIL() << "saved over a directory";
   } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr(dir + "/occupied: cannot write model: "));
+    EXPECT_THAT(e.what(), HasSubstr(dir + "/occupied: cannot write: "));
   }
   EXPECT_EQ(entries(dir), std::set<std::string>{"occupied"});
 
@@ -295,12 +198,12 @@ TEST(ModelFile, FailedSaveLeavesNothingBehind) {
     save_model(random_model(1), dir + "/no/such/dir/model.ppmf");
     FAIL() << "saved into a missing directory";
   } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("cannot write model: No such file or directory"));
+    EXPECT_THAT(e.what(), HasSubstr("model.ppmf: cannot write: No such file or directory"));
   }
 }
 
 TEST(ModelFile, TruncatedFileIsRefused) {
-  const std::string path = test_dir() + "/model.ppmf";
+  const std::string path = testing::test_dir() + "/model.ppmf";
   const std::string bytes = saved_bytes(path);
   const std::string cut_path = path + ".cut";
   for (size_t cut : {size_t{0}, size_t{5}, size_t{8}, size_t{11}, size_t{12}, size_t{23}}) {
@@ -318,7 +221,7 @@ TEST(ModelFile, TruncatedFileIsRefused) {
 }
 
 TEST(ModelFile, FlippedPayloadByteFailsTheChecksum) {
-  const std::string path = test_dir() + "/model.ppmf";
+  const std::string path = testing::test_dir() + "/model.ppmf";
   const std::string bytes = saved_bytes(path);
   for (size_t at : {kHeaderSize, bytes.size() / 2, bytes.size() - 1}) {
     std::string flipped = bytes;
@@ -329,7 +232,7 @@ TEST(ModelFile, FlippedPayloadByteFailsTheChecksum) {
 }
 
 TEST(ModelFile, WrongMagicIsRefused) {
-  const std::string path = test_dir() + "/model.ppmf";
+  const std::string path = testing::test_dir() + "/model.ppmf";
   std::string bytes = saved_bytes(path);
   bytes[3] = 'X';
   write_bytes(path, bytes);
@@ -341,7 +244,7 @@ TEST(ModelFile, WrongMagicIsRefused) {
 }
 
 TEST(ModelFile, FutureVersionIsRefused) {
-  const std::string path = test_dir() + "/model.ppmf";
+  const std::string path = testing::test_dir() + "/model.ppmf";
   std::string bytes = saved_bytes(path);
   put_at(bytes, 8, kModelFormatVersion + 1);
   write_bytes(path, bytes);
@@ -391,12 +294,12 @@ TEST(ModelFile, VersionOneFilesStillLoadAndPredict) {
 }
 
 TEST(ModelFile, MissingFileIsRefused) {
-  const std::string path = test_dir() + "/absent.ppmf";
+  const std::string path = testing::test_dir() + "/absent.ppmf";
   EXPECT_THAT(load_error(path), HasSubstr(path + ": cannot open: No such file or directory"));
 }
 
 TEST(ModelFile, BytesAfterThePayloadAreRefused) {
-  const std::string path = test_dir() + "/model.ppmf";
+  const std::string path = testing::test_dir() + "/model.ppmf";
   write_bytes(path, saved_bytes(path) + "junk");
   EXPECT_THAT(load_error(path),
               HasSubstr(path + ": corrupt model file (4 bytes after the end of the payload)"));
@@ -404,7 +307,7 @@ TEST(ModelFile, BytesAfterThePayloadAreRefused) {
 
 // Each patch keeps the checksum right, so only the content checks can catch it.
 TEST(ModelFile, InconsistentContentIsRefused) {
-  const std::string path = test_dir() + "/model.ppmf";
+  const std::string path = testing::test_dir() + "/model.ppmf";
   const std::string bytes = saved_bytes(path);
   const Model m = random_model(1);
   auto expect_refused = [&](std::string patched, const std::string& why) {

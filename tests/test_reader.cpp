@@ -19,6 +19,7 @@
 #include "ppmf/id_map.hpp"
 #include "ppmf/ratings.hpp"
 #include "ppmf/reader.hpp"
+#include "test_util.hpp"
 
 namespace ppmf {
 namespace {
@@ -83,8 +84,7 @@ ReadOptions with_columns(std::vector<std::string> columns) {
 class ReaderFiles : public ::testing::Test {
  protected:
   std::string path(const std::string& name) const {
-    return ::testing::TempDir() + "ppmf_reader_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" + name;
+    return testing::temp_path(name);
   }
   std::string write(const std::string& name, const std::string& bytes) const {
     const std::string p = path(name);

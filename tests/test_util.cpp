@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
@@ -192,8 +194,116 @@ TrainConfig epochs_config(int epochs) {
   return tc;
 }
 
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "ppmf_" + std::to_string(::getpid()) + "_" + name;
+std::string test_dir_name(const std::string& suite, const char* test) {
+  std::string name = "ppmf_" + std::to_string(::getpid()) + "_" + suite;
+  if (test != nullptr) name += std::string(".") + test;
+  std::replace(name.begin(), name.end(), '/', '_');  // parameterised tests: "Suite/Name/0"
+  return (std::filesystem::path(::testing::TempDir()) / name).string();
+}
+
+std::string test_dir() {
+  const auto* unit = ::testing::UnitTest::GetInstance();
+  const auto* test = unit->current_test_info();
+  const std::string dir = test != nullptr
+                              ? test_dir_name(test->test_suite_name(), test->name())
+                              : test_dir_name(unit->current_test_suite()->name(), nullptr);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string temp_path(const std::string& name) { return test_dir() + "/" + name; }
+
+std::vector<uint32_t> bits(const std::vector<float>& v) {
+  std::vector<uint32_t> out(v.size());
+  std::memcpy(out.data(), v.data(), v.size() * sizeof(float));
+  return out;
+}
+uint32_t bits(float x) {
+  uint32_t out;
+  std::memcpy(&out, &x, sizeof x);
+  return out;
+}
+uint64_t bits(double x) {
+  uint64_t out;
+  std::memcpy(&out, &x, sizeof x);
+  return out;
+}
+
+namespace {
+
+void expect_same(const GuideBlock& a, const GuideBlock& b) {
+  EXPECT_EQ(a.n, b.n);
+  EXPECT_EQ(a.rank, b.rank);
+  EXPECT_EQ(a.stride, b.stride);
+  EXPECT_EQ(bits(a.mean), bits(b.mean));
+  EXPECT_EQ(bits(a.logsd), bits(b.logsd));
+  EXPECT_EQ(bits(a.bias_mean), bits(b.bias_mean));
+  EXPECT_EQ(bits(a.bias_logsd), bits(b.bias_logsd));
+}
+
+void expect_same(const PriorBlock& a, const PriorBlock& b) {
+  EXPECT_EQ(a.n_groups, b.n_groups);
+  EXPECT_EQ(a.rank, b.rank);
+  EXPECT_EQ(bits(a.mean), bits(b.mean));
+  EXPECT_EQ(bits(a.cov), bits(b.cov));
+  EXPECT_EQ(bits(a.pop_mean), bits(b.pop_mean));
+}
+
+void expect_same(const Groups& a, const Groups& b) {
+  EXPECT_EQ(a.names, b.names);
+  EXPECT_EQ(a.of, b.of);
+  EXPECT_EQ(a.from_file, b.from_file);
+}
+
+}  // namespace
+
+void expect_same_model(const Model& a, const Model& b, Timings timings) {
+  EXPECT_EQ(a.config.rank, b.config.rank);
+  EXPECT_EQ(a.config.transform, b.config.transform);
+  EXPECT_EQ(a.config.pool, b.config.pool);
+  EXPECT_EQ(bits(a.config.tau), bits(b.config.tau));
+  EXPECT_EQ(bits(a.config.prec_a0), bits(b.config.prec_a0));
+  EXPECT_EQ(bits(a.config.prec_b0), bits(b.config.prec_b0));
+  EXPECT_EQ(bits(a.config.noise_a), bits(b.config.noise_a));
+  EXPECT_EQ(bits(a.config.noise_b), bits(b.config.noise_b));
+  EXPECT_EQ(bits(a.config.init_sd), bits(b.config.init_sd));
+  EXPECT_EQ(a.users.names(), b.users.names());
+  EXPECT_EQ(a.items.names(), b.items.names());
+  expect_same(a.user_groups, b.user_groups);
+  expect_same(a.item_groups, b.item_groups);
+  EXPECT_EQ(a.user_count, b.user_count);
+  EXPECT_EQ(a.item_count, b.item_count);
+  expect_same(a.U, b.U);
+  expect_same(a.V, b.V);
+  expect_same(a.user_prior, b.user_prior);
+  expect_same(a.item_prior, b.item_prior);
+  EXPECT_EQ(a.new_users.groups, b.new_users.groups);
+  EXPECT_EQ(a.new_users.max_n, b.new_users.max_n);
+  EXPECT_EQ(bits(a.new_users.mean), bits(b.new_users.mean));
+  EXPECT_EQ(bits(a.mu0), bits(b.mu0));
+  EXPECT_EQ(bits(a.sigma2), bits(b.sigma2));
+  EXPECT_EQ(a.n_train, b.n_train);
+  EXPECT_EQ(a.seen_offsets, b.seen_offsets);
+  EXPECT_EQ(a.seen_items, b.seen_items);
+  ASSERT_EQ(a.history.size(), b.history.size());
+  for (size_t e = 0; e < a.history.size(); ++e) {
+    const EpochMetrics &x = a.history[e], &y = b.history[e];
+    EXPECT_EQ(x.epoch, y.epoch);
+    EXPECT_EQ(bits(x.elbo_per_entry), bits(y.elbo_per_entry));
+    EXPECT_EQ(bits(x.train_rmse), bits(y.train_rmse));
+    EXPECT_EQ(x.has_valid, y.has_valid);
+    EXPECT_EQ(bits(x.valid_rmse), bits(y.valid_rmse));
+    EXPECT_EQ(bits(x.valid_nll), bits(y.valid_nll));
+    EXPECT_EQ(bits(x.test_rmse), bits(y.test_rmse));
+    EXPECT_EQ(bits(x.test_nll), bits(y.test_nll));
+    EXPECT_EQ(bits(x.sigma), bits(y.sigma));
+    if (timings == Timings::kCompared) {
+      EXPECT_EQ(bits(x.entries_per_s), bits(y.entries_per_s));
+      EXPECT_EQ(bits(x.seconds), bits(y.seconds));
+    }
+    EXPECT_EQ(x.has_test, y.has_test);
+  }
+  EXPECT_EQ(a.best_epoch, b.best_epoch);
 }
 
 void write_file(const std::string& path, const std::string& text) {

@@ -36,7 +36,22 @@ double reference_elbo(const Model& m, const Ratings& train);
 // split and refit).
 TrainConfig epochs_config(int epochs);
 
-std::string temp_path(const std::string& name);
+// A directory for the current test's files (for the current suite's, in SetUpTestSuite), created
+// on first use under GoogleTest's TempDir() and removed when the test (suite) ends, pass or fail,
+// by the listener of tests/main.cpp.
+std::string test_dir();
+std::string temp_path(const std::string& name);  // test_dir() + "/" + name
+// The directory test_dir() uses for `test` of `suite` (null: the suite's own).
+std::string test_dir_name(const std::string& suite, const char* test);
+
+// Bit patterns, so that NaN and -0 compare exactly too.
+std::vector<uint32_t> bits(const std::vector<float>& v);
+uint32_t bits(float x);
+uint64_t bits(double x);
+
+// Expects every field of two models to be equal bit for bit; per-epoch timings only when asked.
+enum class Timings { kCompared, kIgnored };
+void expect_same_model(const Model& a, const Model& b, Timings timings = Timings::kCompared);
 void write_file(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);
 

@@ -110,6 +110,7 @@ int cmd_eval(int argc, char** argv) {
   add_training_options(args, "none");
   add_device_options(args, "auto");
   if (!args.parse(argc, argv)) return 0;
+  check_paths(args, {"model", "data", "user-groups", "item-groups"}, {"json"});
   if (!args.given("data")) throw Error("eval needs --data");
   const std::string protocol = args.str("protocol");
   if (protocol == "given-n") return given_n(args);

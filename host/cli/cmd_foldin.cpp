@@ -24,6 +24,7 @@ int cmd_foldin(int argc, char** argv) {
       .option("threads", "0", "CPU threads (0 = all hardware threads)", "N");
   add_new_user_options(args);
   if (!args.parse(argc, argv)) return 0;
+  check_paths(args, {"model", "data", "user-groups"}, {"out"}, {{"model", "out"}});
   if (!args.given("model") || !args.given("data") || !args.given("out"))
     throw Error("foldin needs --model, --data and --out");
   Model model = load_model(args.str("model"));

@@ -26,6 +26,7 @@ int cmd_predict(int argc, char** argv) {
       .option("out", "-", "output CSV ('-' = stdout)", "FILE");
   add_device_options(args, "auto");
   if (!args.parse(argc, argv)) return 0;
+  check_paths(args, {"model", "pairs", "history", "user-groups", "item-groups"}, {"out"});
   if (!args.given("model") || !args.given("pairs"))
     throw Error("predict needs --model and --pairs");
   const std::string scale = args.str("scale");

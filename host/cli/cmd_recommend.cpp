@@ -58,6 +58,7 @@ int cmd_recommend(int argc, char** argv) {
       .option("out", "-", "output CSV ('-' = stdout)", "FILE");
   add_device_options(args, "auto");
   if (!args.parse(argc, argv)) return 0;
+  check_paths(args, {"model", "users", "history", "user-groups", "candidates"}, {"out"});
   if (!args.given("model") || args.given("users") == args.given("user"))
     throw Error("recommend needs --model and one of --users FILE or --user ID");
   const std::string scale = args.str("scale");

@@ -57,12 +57,29 @@ int cmd_train(int argc, char** argv) {
               "                            prior, the hyperparameters from the old model",
               "FILE");
   add_device_options(args, "auto");
-  args.option("out", "model.ppmf", "model file to write", "FILE")
-      .option("metrics-json", "", "write per-epoch metrics as JSON", "FILE");
+  args.option("out", "model.ppmf", "model file to write (may equal --warm-start)", "FILE")
+      .option("metrics-json", "", "write per-epoch metrics as JSON", "FILE")
+      .option("checkpoint", "",
+              "write the run's state here (atomically) every --checkpoint-every epochs and at the\n"
+              "                            end, for --resume (default with --resume: that file)",
+              "FILE")
+      .option("checkpoint-every", num(TrainConfig{}.checkpoint_every),
+              "epochs between checkpoints", "N")
+      .option("resume", "",
+              "continue the run saved in this checkpoint; give the same data and settings: the\n"
+              "                            model is the one the uninterrupted run makes (bit for "
+              "bit on the CPU)",
+              "FILE");
   if (!args.parse(argc, argv)) return 0;
+  check_paths(args, {"data", "test", "user-groups", "item-groups", "warm-start", "resume"},
+              {"out", "metrics-json", "checkpoint", "split-out/train.csv", "split-out/test.csv"},
+              {{"warm-start", "out"}, {"resume", "checkpoint"}});
 
   ModelConfig config = model_config_from(args);
-  const TrainConfig train_config = train_config_from(args);
+  TrainConfig train_config = train_config_from(args);
+  train_config.checkpoint = args.given("checkpoint") ? args.str("checkpoint") : args.str("resume");
+  train_config.checkpoint_every = args.int_value("checkpoint-every");
+  validate(train_config);
   const bool quiet = args.given("quiet");
   double test_frac = args.real("test-frac", 0, 0.99);
   if (args.given("test") && test_frac > 0)
@@ -127,6 +144,7 @@ int cmd_train(int argc, char** argv) {
   std::optional<Model> warm;
   if (args.given("warm-start")) warm = load_model(args.str("warm-start"));
   inputs.warm_start = warm ? &*warm : nullptr;
+  inputs.resume_from = args.str("resume");
   const TrainResult result = train(inputs, config, train_config, *backend, train_log(quiet));
   save_model(result.model, args.str("out"));
   if (args.given("metrics-json"))

@@ -5,6 +5,8 @@
 #include <limits>
 #include <sstream>
 
+#include "ppmf/files.hpp"
+
 namespace ppmf::cli {
 
 std::string num(double v) {
@@ -140,6 +142,25 @@ std::unique_ptr<Backend> open_backend(const Args& args) {
   auto backend = make_backend(device, &note);
   if (!note.empty()) std::fprintf(stderr, "ppmf-gpu: note: %s\n", note.c_str());
   return backend;
+}
+
+void check_paths(const Args& args, const std::vector<std::string>& inputs,
+                 const std::vector<std::string>& outputs,
+                 const std::vector<std::pair<std::string, std::string>>& may_replace) {
+  const auto roles = [&](const std::vector<std::string>& options) {
+    std::vector<PathRole> out;
+    for (const std::string& o : options) {
+      const size_t slash = o.find('/');
+      const std::string option = o.substr(0, slash);
+      std::string path = args.str(option);
+      if (!path.empty() && slash != std::string::npos) path += o.substr(slash);
+      out.push_back({"--" + option, path});
+    }
+    return out;
+  };
+  std::vector<std::pair<std::string, std::string>> replace;
+  for (const auto& [in, out] : may_replace) replace.emplace_back("--" + in, "--" + out);
+  check_distinct_paths(roles(inputs), roles(outputs), replace);
 }
 
 std::string flag_of(const std::string& field) {

@@ -4,6 +4,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli/args.hpp"
 #include "ppmf/backend.hpp"
@@ -40,6 +42,14 @@ FoldInOptions fold_in_options(const Args& args);
 void add_device_options(Args& args, const std::string& default_device);
 // The backend of --device and --threads; a note on stderr when "auto" passes over an unusable GPU.
 std::unique_ptr<Backend> open_backend(const Args& args);
+
+// Refuses, before any work, an output option naming the same file as an input option or as
+// another output ("" and "-" are skipped); `may_replace` lists (input, output) option pairs that
+// may: the input is read whole before the output is written atomically. Options by name
+// ("data"; "split-out/train.csv" names a file in the DIR of --split-out).
+void check_paths(const Args& args, const std::vector<std::string>& inputs,
+                 const std::vector<std::string>& outputs,
+                 const std::vector<std::pair<std::string, std::string>>& may_replace = {});
 
 // The flag of a library setting: "prec_a0" -> "--prec-a0" (ConfigError::field).
 std::string flag_of(const std::string& field);

@@ -1,13 +1,40 @@
 // ppmf-gpu: the command-line entry point. Dispatches to subcommands; the only place that prints
-// errors ("ppmf-gpu: error: ...") and turns them into a non-zero exit.
+// errors ("ppmf-gpu: error: ...") and turns them into a non-zero exit, and the owner of the
+// SIGINT / SIGTERM handlers.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <new>
 
 #include "cli/common.hpp"
+#include "ppmf/cancel.hpp"
+#include "ppmf/files.hpp"
 
 namespace {
+
+// The first SIGINT or SIGTERM asks the library to stop at the next step boundary (training
+// writes its checkpoint, outputs are discarded); a second one exits at once, removing the
+// temporary files of outputs not yet complete.
+extern "C" void on_signal(int sig) {
+  if (ppmf::cancel_requested()) {
+    ppmf::remove_pending_temp_files();
+    constexpr char kLine[] = "ppmf-gpu: interrupted again: exiting now\n";
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kLine, sizeof kLine - 1);
+    ::_exit(128 + sig);
+  }
+  ppmf::request_cancel(sig);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // reads and writes go on; the library polls the request
+  for (int sig : {SIGINT, SIGTERM}) sigaction(sig, &sa, nullptr);
+}
 
 constexpr const char* kUsage =
     "usage: ppmf-gpu <command> [options]\n"
@@ -46,11 +73,17 @@ int main(int argc, char** argv) {
       {"train", cmd_train},         {"eval", cmd_eval},       {"predict", cmd_predict},
       {"recommend", cmd_recommend}, {"foldin", cmd_foldin},   {"info", cmd_info},
       {"synth", cmd_synth},         {"devices", cmd_devices}, {"bench", cmd_bench}};
+  install_signal_handlers();
   try {
     for (const auto& c : commands)
       if (!std::strcmp(command, c.name)) return c.run(argc - 2, argv + 2);
     std::fprintf(stderr, "ppmf-gpu: error: unknown command '%s'\n%s", command, kUsage);
     return 2;
+  } catch (const ppmf::Cancelled& e) {
+    // One line saying what was kept; the shell's convention for death by signal.
+    std::fprintf(stderr, "ppmf-gpu: %s\n", e.what());
+    const int sig = ppmf::cancel_signal();
+    return 128 + (sig > 0 ? sig : SIGINT);
   } catch (const ppmf::ConfigError& e) {
     std::fprintf(stderr, "ppmf-gpu: error: %s: %s\n", flag_of(e.field()).c_str(), e.detail().c_str());
   } catch (const ppmf::Error& e) {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #if defined(__CUDACC__)
 #define PPMF_HD __host__ __device__ __forceinline__
@@ -17,7 +18,8 @@
 
 namespace ppmf {
 
-// Thrown for anything a user can cause (bad input, missing device, corrupt file). Only main prints.
+// Thrown for anything a user can cause (bad input, missing device, corrupt file). The library
+// never prints; front ends show what() as one line.
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -35,6 +37,12 @@ class ConfigError : public Error {
 
  private:
   std::string field_, detail_;
+};
+
+// Thrown when work stops on request (a signal, TrainCallbacks::cancelled; see cancel.hpp).
+class Cancelled : public Error {
+ public:
+  using Error::Error;
 };
 
 // The splitmix64 finalizer (with its usual 0x9E3779B97F4A7C15 increment): a bijection of 64-bit

@@ -47,6 +47,10 @@ struct TrainConfig {
   bool refit = true;
   int pool_iters = 5;  // alternations of the closed-form mean / covariance updates per pooling
   uint64_t seed = 1;
+  // Write a checkpoint (checkpoint.hpp) to this path after every `checkpoint_every` epochs and
+  // after the last; "" = none. Neither changes the model.
+  std::string checkpoint;
+  int checkpoint_every = 1;
 };
 
 // Throw ConfigError naming the first field out of range.

@@ -1,10 +1,15 @@
 // Buffered text output to a file or stdout ("-") that turns every write failure (disk full, closed
-// pipe) into an Error naming the file, instead of a silently short output.
+// pipe) into an Error naming the file, instead of a silently short output. A file is written
+// atomically (an AtomicFile): it appears, complete, at close(); a writer destroyed before close()
+// (an error, an interruption) leaves no file. Between blocks it polls the cancellation request,
+// so an interrupted command stops writing (throwing Cancelled).
 #pragma once
 
-#include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "ppmf/files.hpp"
 
 namespace ppmf {
 
@@ -21,18 +26,15 @@ class CsvWriter {
   CsvWriter& number(float v);            // the shortest form that reads back as the same float
   CsvWriter& sep() { return write(","); }
   CsvWriter& end_line() { return write("\n"); }
-  void close();  // flushes and reports errors; the destructor closes quietly
+  void close();  // flushes and publishes the file; errors are thrown
 
  private:
   std::string path_;
-  std::FILE* file_ = nullptr;
+  std::unique_ptr<AtomicFile> file_;  // null for stdout
   std::string buffer_;
-  bool is_stdout_ = false;
+  bool closed_ = false;
   void flush_buffer();
 };
-
-// Creates directory `dir` unless it exists.
-void ensure_directory(const std::string& dir);
 
 // Writes `text` to `path` ("-" = stdout) through a CsvWriter.
 void write_text_file(const std::string& path, std::string_view text);

@@ -22,6 +22,9 @@ struct TrainInputs {
   // Start from this model: known users and items from their posteriors, new ones from their group
   // prior, hyperparameters and noise as the starting point.
   const Model* warm_start = nullptr;
+  // Continue the run saved in this checkpoint (checkpoint.hpp) instead of starting one; the data,
+  // group files, warm start and settings must be those of the run that wrote it.
+  std::string resume_from;
 };
 
 // Builds the initial model of a compacted training table: ids, groups, counts, mu0, sigma^2 and a
@@ -34,12 +37,6 @@ Model init_model(const Ratings& train_compact, const std::vector<float>& model_v
 // group name; see TrainInputs::warm_start. Throws if rank or transform differ.
 void warm_start_from(const Model& old, Model& fresh);
 
-// Thrown by train when TrainCallbacks::cancelled returns true; nothing of the run is kept.
-class Cancelled : public Error {
- public:
-  using Error::Error;
-};
-
 // How a caller follows (and stops) training; the library itself prints nothing. Every member is
 // optional and called on the training thread.
 struct TrainCallbacks {
@@ -49,7 +46,8 @@ struct TrainCallbacks {
   std::function<void(const std::string&)> on_note;
   // Rows solved so far in the epoch, between ranges of rows (every 65,536): for progress bars.
   std::function<void(int epoch, size_t rows_done, size_t rows_total)> on_progress;
-  // Polled as often as on_progress; true stops training with Cancelled.
+  // Polled as often as on_progress; true stops training with Cancelled (as does the process-wide
+  // request of cancel.hpp).
   std::function<bool()> cancelled;
 };
 

@@ -1,6 +1,7 @@
 """Shared fixtures: the CLI built beside the package, and small generated data sets on disk."""
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -36,3 +37,11 @@ def watch_data(tmp_path_factory):
             f.write("id,group\n")
             f.writelines(f"{k},{v}\n" for k, v in sorted(groups.items()))
     return d, ratings, user_groups, item_groups
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Removes the session's temporary directory when ctest gave one (--basetemp), pass or fail:
+    the suite leaves no files behind (pytest itself keeps its last three)."""
+    basetemp = session.config.option.basetemp
+    if basetemp:
+        shutil.rmtree(basetemp, ignore_errors=True)
