@@ -18,6 +18,7 @@
 #include "huge_pages.hpp"
 #include "multiversion.hpp"
 #include "parallel.hpp"
+#include "cpus.hpp"
 #include "ppmf/entry_math.hpp"
 #include "ppmf/side_priors.hpp"
 #include "row_solver.hpp"
@@ -133,7 +134,7 @@ void score_block(const float* m, const float* s2, int d, float base_mean, float 
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads)
-      : threads_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
+      : threads_(threads > 0 ? threads : usable_cpus()) {}
 
   std::string name() const override { return "cpu (" + std::to_string(threads_) + " threads)"; }
 

@@ -1,4 +1,5 @@
 // Fold-in by exact Gaussian conditioning (CPU; the per-user solve is small and independent).
+#include "cpus.hpp"
 #include "ppmf/foldin.hpp"
 
 #include <omp.h>
@@ -128,7 +129,7 @@ FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* 
   bool failed = false;
   std::string failure;
 #pragma omp parallel for schedule(dynamic, 64) \
-    num_threads(options.threads > 0 ? options.threads : omp_get_max_threads())
+    num_threads(options.threads > 0 ? options.threads : usable_cpus())
   for (long u = 0; u < static_cast<long>(row.size()); ++u) {
     if (!is_new[u] && histories[u].items.empty()) continue;
     const int32_t i = row[u];

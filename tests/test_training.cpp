@@ -2,12 +2,14 @@
 // the priors of light users, shrinkage of light users to their group, determinism, the validation
 // split, and priors for unseen ids.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "cpu_backend.hpp"
+#include "cpus.hpp"
 #include "ppmf/groups.hpp"
 #include "ppmf/predict.hpp"
 #include "ppmf/scheduler.hpp"
@@ -437,6 +439,33 @@ TEST(Training, CancelStopsWithCancelled) {
   three.valid_frac = 0;
   const Model m = train(in, mc, three, *backend).model;
   EXPECT_EQ(m.history.size(), 3u);
+}
+
+// threads = 0 means the CPUs this process may use, not every CPU of the machine: a job bound to
+// one core (taskset, a batch scheduler) or limited by a container quota trains on that many.
+TEST(Threads, DefaultIsTheCpusThisProcessMayUse) {
+  cpu_set_t saved, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &saved)) ++first;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  const int bound = usable_cpus();
+  const std::string name = make_cpu_backend(0)->name();
+  ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
+  EXPECT_EQ(bound, 1);
+  EXPECT_EQ(name, "cpu (1 threads)");
+  EXPECT_GE(usable_cpus(), 1);
+  EXPECT_LE(usable_cpus(), CPU_COUNT(&saved));
+
+  EXPECT_EQ(cpus_of_quota("max", "100000"), 0);
+  EXPECT_EQ(cpus_of_quota("-1", "100000"), 0);
+  EXPECT_EQ(cpus_of_quota("", ""), 0);
+  EXPECT_EQ(cpus_of_quota("150000", "100000"), 2);
+  EXPECT_EQ(cpus_of_quota("200000", "100000"), 2);
+  EXPECT_EQ(cpus_of_quota("50000", "100000"), 1);
+  EXPECT_EQ(cpus_of_quota("garbage", "100000"), 0);
 }
 
 }  // namespace

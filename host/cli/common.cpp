@@ -132,7 +132,7 @@ FoldInOptions fold_in_options(const Args& args) {
 void add_device_options(Args& args, const std::string& default_device) {
   args.option("device", default_device, "cpu, auto (a GPU if usable, else the CPU) or a GPU index",
               "DEV");
-  args.option("threads", "0", "CPU threads (0 = all hardware threads)", "N");
+  args.option("threads", "0", "CPU threads (0 = the CPUs this process may use: affinity and cgroup quota)", "N");
 }
 
 std::unique_ptr<Backend> open_backend(const Args& args) {

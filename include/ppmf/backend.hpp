@@ -78,7 +78,7 @@ class Backend {
 struct DeviceSpec {
   enum Kind { kCpu, kAuto, kGpu } kind = kAuto;
   int gpu = 0;      // the GPU's index (kGpu)
-  int threads = 0;  // CPU backend threads; 0 = all hardware threads
+  int threads = 0;  // CPU backend threads; 0 = the CPUs this process may use (affinity, quota)
 };
 // "cpu", "auto" or a GPU index; ConfigError("device", ...) for anything else.
 DeviceSpec parse_device(const std::string& s);

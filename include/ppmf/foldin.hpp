@@ -35,7 +35,7 @@ void new_user_prior(const Model& model, int group, int entries, bool plain,
 
 struct FoldInOptions {
   bool plain_prior = false;  // new users start from the plain group mean, not the size-biased one
-  int threads = 0;           // 0 = all hardware threads
+  int threads = 0;           // 0 = the CPUs this process may use (see DeviceSpec::threads)
 };
 
 struct FoldInReport {

@@ -21,9 +21,23 @@ def _model_config(rank, transform, pool, tau, prec_a0, prec_b0, init_sd):
                 prec_b0=prec_b0, init_sd=init_sd)
 
 
-def _train_config(epochs, valid_frac, refit, patience, min_improvement, seed):
+def _train_config(epochs, valid_frac, refit, patience, min_improvement, seed, checkpoint="",
+                  checkpoint_every=1):
     return dict(epochs=epochs, valid_frac=valid_frac, refit=refit, patience=patience,
-                min_improvement=min_improvement, seed=seed)
+                min_improvement=min_improvement, seed=seed, checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every)
+
+
+def _fspath(x):
+    return os.fspath(x) if _data.is_path(x) else ""
+
+
+def _check_paths(inputs, outputs, may_replace=()):
+    """Refuses an output naming an input or another output (as the CLI does), before any work.
+    inputs, outputs: {keyword: value}; values that are not paths are skipped."""
+    def roles(d):
+        return [(k, _fspath(v)) for k, v in d.items() if _fspath(v)]
+    _ppmf.check_paths(roles(inputs), roles(outputs), list(may_replace))
 
 
 def _callbacks(quiet, callback):
@@ -71,7 +85,8 @@ class Model:
             transform="none", rank=32, pool=True, tau=1.0, prec_a0=2.0, prec_b0=1.0,
             init_sd=0.1, epochs=40, valid_frac=0.05, refit=True, patience=5,
             min_improvement=0.001, seed=1, quiet=False, callback=None, warm_start=None,
-            device="auto", threads=0, out=None, metrics_json=None):
+            device="auto", threads=0, out=None, metrics_json=None, checkpoint=None,
+            checkpoint_every=1, resume=None):
         """Trains a model (``ppmf-gpu train``).
 
         data: a DataFrame with columns ``user``, ``item``, ``value`` (names set by those keywords);
@@ -90,13 +105,30 @@ class Model:
             then the model is refit on all entries unless ``refit=False``.
         quiet: no per-epoch lines on stderr. callback: called with each epoch's metrics (a dict).
         warm_start: a Model (or path) to start from. device, threads: where to train.
-        out, metrics_json: also save the model / write the training report there.
+        out, metrics_json: also save the model / write the training report there (atomically).
+        checkpoint, checkpoint_every: write the run's state to this file every that many epochs
+            and at the end; ``resume``: continue the run saved in that checkpoint (the same data
+            and settings; default checkpoint then: the same file). The resumed run ends with the
+            model of the uninterrupted one, bit for bit on the CPU.
+        No output may name the same file as an input (``out`` may equal ``warm_start``,
+        ``checkpoint`` may equal ``resume``).
 
         Training releases the GIL; Ctrl-C stops it with KeyboardInterrupt. Settings out of range
         raise :class:`ppmf.ConfigError` naming the keyword.
         """
         if test is not None and test_frac > 0:
             raise ValueError("give either test or test_frac, not both")
+        if checkpoint is None and resume is not None:
+            checkpoint = resume
+        split_files = {}
+        if split_out is not None:
+            split_files = {"split_out/train.csv": os.path.join(split_out, "train.csv"),
+                           "split_out/test.csv": os.path.join(split_out, "test.csv")}
+        _check_paths(dict(data=data, test=test, user_groups=user_groups, item_groups=item_groups,
+                          warm_start=warm_start, resume=resume),
+                     dict(out=out, metrics_json=metrics_json, checkpoint=checkpoint,
+                          **split_files),
+                     [("warm_start", "out"), ("resume", "checkpoint")])
         table = _data.table_from(data, items, values, user=user, item=item, value=value,
                                  duplicates=duplicates, columns=columns,
                                  skip_bad_lines=skip_bad_lines, name="data")
@@ -121,15 +153,15 @@ class Model:
             _data.groups_from(item_groups, "item_groups"),
             warm_start._m if warm_start is not None else None,
             _model_config(rank, transform, pool, tau, prec_a0, prec_b0, init_sd),
-            _train_config(epochs, valid_frac, refit, patience, min_improvement, seed),
-            str(device), threads, on_epoch, on_note)
+            _train_config(epochs, valid_frac, refit, patience, min_improvement, seed,
+                          _fspath(checkpoint), checkpoint_every),
+            _fspath(resume), str(device), threads, on_epoch, on_note)
         fitted = cls(model, device=device, threads=threads, report=report, train=table)
         if out is not None:
             fitted.save(out)
         if metrics_json is not None:
             import json
-            with open(metrics_json, "w") as f:
-                json.dump(report, f, indent=2)
+            _ppmf.write_text(os.fspath(metrics_json), json.dumps(report, indent=2))
         return fitted
 
     # ----------------------------------------------------------------------------------- serving

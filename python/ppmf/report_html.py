@@ -22,8 +22,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from . import _data
-from .model import Model, load
+from . import _data, _ppmf
+from .model import Model, _check_paths, load
 
 LEVELS = np.round(np.arange(0.05, 1.0, 0.05), 2)  # central interval probabilities
 
@@ -176,6 +176,8 @@ def write_report(model, test, path, *, train=None, baseline=None, k=10, relevant
         this process.
     Returns the numbers the page shows (as embedded in it).
     """
+    _check_paths(dict(model=model, test=test, train=train, baseline=baseline,
+                      user_groups=user_groups, item_groups=item_groups), dict(out=path))
     model = load(model, device=device or "auto") if not isinstance(model, Model) else model
     if baseline is not None and not isinstance(baseline, Model):
         baseline = load(baseline, device=device or "auto")
@@ -232,8 +234,5 @@ noise sd {model.sigma:.4f}; {test_table.size} test entries. Metrics on the model
 <script type="application/json" id="ppmf-data">{embedded}</script>
 </body></html>
 """
-    tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(page)
-    os.replace(tmp, path)
+    _ppmf.write_text(os.fspath(path), page)
     return data

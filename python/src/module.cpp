@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ppmf/files.hpp"
 #include "ppmf/backend.hpp"
 #include "ppmf/coldstart.hpp"
 #include "ppmf/devices.hpp"
@@ -169,8 +170,17 @@ class PyCallbacks {
     try {
       py::gil_scoped_release unlocked;
       return work(make());
-    } catch (const Cancelled&) {
-      if (pending_) throw *pending_;
+    } catch (const Cancelled& e) {
+      if (pending_) {
+        // What the interruption kept (the checkpoint's epoch), before the KeyboardInterrupt.
+        if (!on_note_.is_none()) {
+          try {
+            on_note_(std::string(e.what()));
+          } catch (py::error_already_set&) {
+          }
+        }
+        throw *pending_;
+      }
       throw;
     }
   }
@@ -212,6 +222,8 @@ TrainConfig train_config_of(const py::dict& d) {
   c.patience = d["patience"].cast<int>();
   c.min_improvement = d["min_improvement"].cast<double>();
   c.seed = d["seed"].cast<uint64_t>();
+  c.checkpoint = d["checkpoint"].cast<std::string>();
+  c.checkpoint_every = d["checkpoint_every"].cast<int>();
   validate(c);
   return c;
 }
@@ -335,8 +347,9 @@ py::tuple train_model(const Ratings& train_table, const Ratings* test,
                       const std::optional<GroupFile>& user_groups,
                       const std::optional<GroupFile>& item_groups,
                       const std::shared_ptr<Model>& warm_start, const py::dict& model_config,
-                      const py::dict& train_config, const std::string& device, int threads,
-                      py::object on_epoch, py::object on_note) {
+                      const py::dict& train_config, const std::string& resume_from,
+                      const std::string& device, int threads, py::object on_epoch,
+                      py::object on_note) {
   const ModelConfig mc = model_config_of(model_config);
   const TrainConfig tc = train_config_of(train_config);
   std::string note;
@@ -348,6 +361,7 @@ py::tuple train_model(const Ratings& train_table, const Ratings* test,
   in.user_groups = ptr(user_groups);
   in.item_groups = ptr(item_groups);
   in.warm_start = warm_start.get();
+  in.resume_from = resume_from;
   PyCallbacks callbacks(std::move(on_epoch), std::move(on_note));
   TrainResult r = callbacks.run(
       [&](const TrainCallbacks& cb) { return train(in, mc, tc, *backend, cb); });
@@ -534,6 +548,20 @@ PYBIND11_MODULE(_ppmf, m) {
   m.def("read_table", &read_table);
   m.def("read_groups", [](const std::string& path) { return read_group_file(path); });
   m.def("write_table", [](const Ratings& r, const std::string& path) { write_ratings_csv(r, path); });
+  m.def("write_text", [](const std::string& path, const std::string& text) {
+    write_atomically(path, text);
+  });
+  // [(role, path)] lists; see files.hpp.
+  m.def("check_paths", [](const std::vector<std::pair<std::string, std::string>>& inputs,
+                          const std::vector<std::pair<std::string, std::string>>& outputs,
+                          const std::vector<std::pair<std::string, std::string>>& may_replace) {
+    const auto roles = [](const std::vector<std::pair<std::string, std::string>>& v) {
+      std::vector<PathRole> out;
+      for (const auto& [role, path] : v) out.push_back({role, path});
+      return out;
+    };
+    check_distinct_paths(roles(inputs), roles(outputs), may_replace);
+  });
   m.def("split_random", [](const Ratings& r, double frac, uint64_t seed) {
     Split s = split_random(r, frac, seed);
     return py::make_tuple(std::make_shared<Ratings>(std::move(s.train)),
@@ -571,7 +599,7 @@ PYBIND11_MODULE(_ppmf, m) {
   m.def("train", &train_model, py::arg("train"), py::arg("test").none(true),
         py::arg("user_groups").none(true), py::arg("item_groups").none(true),
         py::arg("warm_start").none(true), py::arg("model_config"), py::arg("train_config"),
-        py::arg("device"), py::arg("threads"), py::arg("on_epoch").none(true),
+        py::arg("resume_from"), py::arg("device"), py::arg("threads"), py::arg("on_epoch").none(true),
         py::arg("on_note").none(true));
   m.def("given_n", &given_n_protocol);
   m.def("fold_in", &fold_in);
