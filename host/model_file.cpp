@@ -14,6 +14,7 @@
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -24,6 +25,7 @@
 #include "ppmf/checkpoint.hpp"
 #include "ppmf/common.hpp"
 #include "ppmf/files.hpp"
+#include "spd.hpp"
 
 // Values are copied to and from the file with memcpy, which is only little-endian IEEE here.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the model file format is little-endian");
@@ -316,6 +318,10 @@ void read_new_users(Reader& r, NewUserPrior& p) {
 }
 
 
+bool all_finite(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+}
+
 // Everything the rest of the program indexes without checking: one side's groups, counts, guide
 // and prior against its entity count and the model rank.
 void check_side(const std::string& side, size_t entities, int rank, const Groups& g,
@@ -370,16 +376,25 @@ void check_side(const std::string& side, size_t entities, int rank, const Groups
   check_size(pname + " mean", prior.mean.size(), prior.n_groups * dim);
   check_size(pname + " covariance", prior.cov.size(), prior.n_groups * dim * dim);
   check_size(pname + " population mean", prior.pop_mean.size(), dim);
-  for (int gr = 0; gr < prior.n_groups; ++gr)
-    for (uint64_t a = 0; a < dim; ++a) {
-      const float* c = prior.cov_of(gr);
-      if (!(c[a * dim + a] > 0))
-        throw Corrupt(pname + " covariance of group " + std::to_string(gr) +
-                      " has a non-positive variance");
-      for (uint64_t b = 0; b < a; ++b)
-        if (c[a * dim + b] != c[b * dim + a])
-          throw Corrupt(pname + " covariance of group " + std::to_string(gr) + " is not symmetric");
-    }
+  // Serving factors every covariance (side_priors): refuse here what it could not use.
+  std::vector<double> factor(dim * dim);
+  for (int gr = 0; gr < prior.n_groups; ++gr) {
+    const float* c = prior.cov_of(gr);
+    const std::string which = pname + " covariance of group " + std::to_string(gr);
+    for (uint64_t a = 0; a < dim; ++a)
+      for (uint64_t b = 0; b <= a; ++b) {
+        if (!std::isfinite(c[a * dim + b]) || c[a * dim + b] != c[b * dim + a])
+          throw Corrupt(which + " is not symmetric and finite");
+        factor[a * dim + b] = factor[b * dim + a] = c[a * dim + b];
+      }
+    if (!spd::cholesky(factor.data(), static_cast<int>(dim)))
+      throw Corrupt(which + " is not positive definite");
+  }
+  if (!all_finite(prior.mean) || !all_finite(prior.pop_mean))
+    throw Corrupt(pname + " has a non-finite mean");
+  if (!all_finite(guide.mean) || !all_finite(guide.logsd) || !all_finite(guide.bias_mean) ||
+      !all_finite(guide.bias_logsd))
+    throw Corrupt(gname + " has a non-finite value");
 }
 
 Model decode(std::string_view payload, uint32_t version) {
@@ -445,12 +460,15 @@ Model decode(std::string_view payload, uint32_t version) {
   for (int32_t j : m.seen_items)
     if (j < 0 || static_cast<size_t>(j) >= m.items.size())
       throw Corrupt("seen list names item " + std::to_string(j));
+  if (!std::isfinite(m.mu0) || !(m.sigma2 > 0) || !std::isfinite(m.sigma2))
+    throw Corrupt("the global mean or the noise variance is not a finite positive number");
   const NewUserPrior& nu = m.new_users;
   if (nu.max_n < -1 || nu.max_n > 1000000 || nu.groups < 0 || nu.groups > m.user_prior.n_groups)
     throw Corrupt("the new-user prior's shape is out of range");
   check_size("new-user prior means", nu.mean.size(),
              nu.max_n < 0 ? 0
                           : static_cast<uint64_t>(nu.groups + 1) * (nu.max_n + 1) * (c.rank + 1));
+  if (!all_finite(nu.mean)) throw Corrupt("the new-user prior has a non-finite mean");
   return m;
 }
 
@@ -584,7 +602,10 @@ void save_model(const Model& m, const std::string& path) {
 }
 
 Model load_model(const std::string& path) {
-  const std::string file = read_whole_file(path);
+  return parse_model(path, read_whole_file(path));
+}
+
+Model parse_model(const std::string& path, const std::string& file) {
   uint32_t version = 0;
   const std::string_view payload = read_container(kModelFile, path, file, version);
   try {
@@ -657,7 +678,10 @@ void save_checkpoint(const std::string& path, const RunPosition& p, const Model&
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
-  const std::string file = read_whole_file(path);
+  return parse_checkpoint(path, read_whole_file(path));
+}
+
+Checkpoint parse_checkpoint(const std::string& path, const std::string& file) {
   uint32_t version = 0;
   const std::string_view payload = read_container(kCheckpointFile, path, file, version);
   try {

@@ -741,8 +741,11 @@ const char* to_string(DuplicatePolicy p) {
 }
 
 std::string read_file_bytes(const std::string& path) {
-  std::string bytes = read_plain(path);
-  if (bytes.size() >= 2 && bytes[0] == '\x1f' && bytes[1] == '\x8b') return gunzip(path, bytes);
+  return decompress_if_gzip(path, read_plain(path));
+}
+
+std::string decompress_if_gzip(const std::string& name, std::string bytes) {
+  if (bytes.size() >= 2 && bytes[0] == '\x1f' && bytes[1] == '\x8b') return gunzip(name, bytes);
   return bytes;
 }
 
@@ -864,7 +867,10 @@ size_t merge_duplicate_entries(Ratings& r, DuplicatePolicy policy, const std::st
 }
 
 GroupFile read_group_file(const std::string& path) {
-  const std::string text = read_file_bytes(path);
+  return parse_group_file(path, read_file_bytes(path));
+}
+
+GroupFile parse_group_file(const std::string& path, std::string_view text) {
   LineReader lines(text);
   std::string_view line;
   if (!lines.next(line)) throw Error(path + ": no data lines");

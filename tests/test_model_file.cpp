@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <set>
 
 #include "ppmf/common.hpp"
@@ -352,6 +353,21 @@ TEST(ModelFile, InconsistentContentIsRefused) {
   ASSERT_NE(row_at, std::string::npos);
   put_at(p, row_at + 3 * sizeof(float), 1.0f);
   expect_refused(p, "user guide row 0 has non-zero padding");
+
+  p = bytes;
+  put_at(p, row_at, std::numeric_limits<float>::quiet_NaN());
+  expect_refused(p, "user guide has a non-finite value");
+
+  p = bytes;  // a covariance with a correlation far above 1 (found by the checkpoint fuzzer)
+  const int dim = m.user_prior.dim();
+  const float* cov = m.user_prior.cov_of(0);
+  const size_t cov_at =
+      p.find(std::string(reinterpret_cast<const char*>(cov), sizeof(float) * dim * dim));
+  ASSERT_NE(cov_at, std::string::npos);
+  const float big = 100 * (cov[0] + cov[dim + 1]);
+  put_at(p, cov_at + sizeof(float), big);
+  put_at(p, cov_at + dim * sizeof(float), big);
+  expect_refused(p, "user prior covariance of group 0 is not positive definite");
 
   p = bytes;  // the guide's n, just before its rank and stride
   std::string guide_head(12, '\0');

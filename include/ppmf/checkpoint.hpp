@@ -41,5 +41,6 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const RunPosition& position, const Model& model,
                      const Model* best);
 Checkpoint load_checkpoint(const std::string& path);
+Checkpoint parse_checkpoint(const std::string& name, const std::string& file);  // from memory
 
 }  // namespace ppmf

@@ -21,5 +21,7 @@ void save_model(const Model& m, const std::string& path);
 // The payload checksum: the CRC-32 of zlib (same value), built in.
 uint32_t crc32_of(std::string_view data);
 Model load_model(const std::string& path);
+// The same from the file's bytes in memory; `name` is used in error messages.
+Model parse_model(const std::string& name, const std::string& file);
 
 }  // namespace ppmf

@@ -37,6 +37,8 @@ struct ReadReport {
 
 // Whole file into memory; transparently gunzips (by magic bytes, not by name).
 std::string read_file_bytes(const std::string& path);
+// The same for bytes already in memory; `name` is used in error messages.
+std::string decompress_if_gzip(const std::string& name, std::string bytes);
 
 Ratings read_ratings(const std::string& path, const ReadOptions& opts,
                      ReadReport* report = nullptr);
@@ -53,5 +55,6 @@ size_t merge_duplicate_entries(Ratings& r, DuplicatePolicy policy, const std::st
 // id -> group name, from a CSV "id,group" (header optional).
 using GroupFile = std::unordered_map<std::string, std::string>;
 GroupFile read_group_file(const std::string& path);
+GroupFile parse_group_file(const std::string& name, std::string_view text);  // `name`: for messages
 
 }  // namespace ppmf

@@ -1,4 +1,5 @@
-# cmake -DBUILD_DIR=... -DWORK_DIR=... -DSOURCE_DIR=... [-DPYTHON=... -DPYTHON_DIR=...] -P ...
+# cmake -DBUILD_DIR=... -DWORK_DIR=... -DSOURCE_DIR=... [-DCXX_FLAGS=...] [-DPYTHON=... -DPYTHON_DIR=...]
+#       -P ...
 # Installs the build into a fresh prefix, then checks what a user of the install relies on: the
 # installed executable runs (and finds its library and plugin), a separate CMake project finds
 # the package, builds against it and trains a model, and the installed Python package imports
@@ -20,7 +21,7 @@ if(out MATCHES "cannot load the CUDA plugin")
   message(FATAL_ERROR "the installed plugin does not load: ${out}")
 endif()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install -B ${WORK_DIR}/consumer
-    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
 run(${WORK_DIR}/consumer/consumer)
 if(NOT out MATCHES "\"overall\"" OR NOT out MATCHES "\"rmse\": [0-9]")
