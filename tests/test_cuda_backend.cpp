@@ -295,6 +295,34 @@ TEST(Training, CudaMatchesCpu) {
   EXPECT_LT(b.history.back().test_rmse, 1.25 * 0.3) << "held-out RMSE near the noise level";
 }
 
+// A run interrupted after epoch 3 and resumed from its checkpoint on the GPU ends with the model
+// of the uninterrupted GPU run, within float tolerance (atomics reorder the GPU's sums).
+TEST(Checkpoints, CudaResumeMatchesTheUninterruptedRun) {
+  if (!cuda_usable()) GTEST_SKIP() << "no usable GPU (or built without CUDA)";
+  const Ratings all = testing::planted_ratings(500, 200, 3, 20, 0.3, 31);
+  TrainInputs in;
+  in.train = &all;
+  ModelConfig mc;
+  mc.rank = 5;
+  TrainConfig tc = testing::epochs_config(8);
+  tc.valid_frac = 0;
+  tc.checkpoint = testing::temp_path("gpu.ckpt");
+  const Model whole = train(in, mc, tc, *new_cuda_backend()).model;
+  int epochs = 0;
+  TrainCallbacks cb;
+  cb.on_epoch = [&](const EpochMetrics&) { ++epochs; };
+  cb.cancelled = [&] { return epochs >= 3; };
+  EXPECT_THROW(train(in, mc, tc, *new_cuda_backend(), cb), Cancelled);
+  in.resume_from = tc.checkpoint;
+  const Model resumed = train(in, mc, tc, *new_cuda_backend()).model;
+  ASSERT_EQ(resumed.history.size(), whole.history.size());
+  EXPECT_TRUE(all_close("U mean", resumed.U.mean.data(), whole.U.mean.data(),
+                        whole.U.mean.size(), 1e-3, 1e-4));
+  EXPECT_TRUE(all_close("V logsd", resumed.V.logsd.data(), whole.V.logsd.data(),
+                        whole.V.logsd.size(), 1e-3, 1e-4));
+  EXPECT_TRUE(near_rel("sigma", resumed.history.back().sigma, whole.history.back().sigma, 1e-4));
+}
+
 // A medium problem (~200k entries, skewed item popularity: a few items in thousands of entries)
 // at ranks 130 and 300 (P in global memory, many staging rounds per hot item row, group moments
 // over many chunks, multi-block scoring).
