@@ -9,6 +9,7 @@
 #include "ppmf/foldin.hpp"
 #include "ppmf/predict.hpp"
 #include "ppmf/scheduler.hpp"
+#include "ppmf/watch.hpp"
 
 namespace ppmf {
 
@@ -226,7 +227,13 @@ GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& c, const 
       if (n > 0) fold_in_table(m, given_table(split, n), user_groups, fold);
       auto backend = make();
       backend->load_model(m);
+      std::unique_ptr<Backend> watch;
+      if (m.watch.present) {
+        watch = make();
+        watch->load_model(watch_view(m));
+      }
       EvalOptions opt;
+      opt.watch = watch.get();
       opt.user_groups = user_groups;
       opt.item_groups = item_groups;
       opt.plain_prior = tm.plain;
@@ -240,6 +247,10 @@ GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& c, const 
         const EvalReport r = evaluate(*backend, m, target_table(split, sc), opt);
         result.rows.push_back(
             make_row(tm.name, n, rule, sc.users.size(), r.overall, r.ranking));
+        // The most-popular lists of the same users (once: they do not depend on the model).
+        if (&tm == &models.front())
+          result.rows.push_back(make_row("most-popular", n, rule, sc.users.size(), Metrics{},
+                                         r.popular));
       }
     }
     for (const GivenNTargets rule : rules)

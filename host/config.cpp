@@ -59,6 +59,12 @@ void validate(const TrainConfig& c) {
   check_real("valid_frac", c.valid_frac, 0, 0.9);
   check_integer("pool_iters", c.pool_iters, 1, 1000);
   check_integer("checkpoint_every", c.checkpoint_every, 1, 1000000);
+  if (c.watch.enabled) {
+    check_integer("watch_rank", c.watch.rank, -1, kMaxRank);
+    check_real("watch_alpha", c.watch.alpha, 0, 1e9);  // 0: chosen on validation
+    check_real("watch_zero_weight", c.watch.zero_weight, 0, 1e9, true);
+    check_integer("watch_epochs", c.watch.epochs, 1, 100000);
+  }
 }
 
 }  // namespace ppmf

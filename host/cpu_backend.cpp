@@ -169,6 +169,12 @@ class CpuBackend final : public Backend {
     index_training();
   }
 
+  bool supports_implicit() const override { return true; }
+  void set_implicit(float zero_weight) override {
+    if (!(zero_weight >= 0)) throw Error("the zero weight must be >= 0");
+    zero_weight_ = zero_weight;
+  }
+
   void solve_rows(Side which, int begin, int end) override {
     SideState& s = which == Side::kUsers ? users_ : items_;
     const SideState& o = which == Side::kUsers ? items_ : users_;
@@ -176,6 +182,23 @@ class CpuBackend final : public Backend {
     if (begin < 0 || end > s.n || begin > end) throw Error("row range outside the model");
     const double inv_sigma2 = 1.0 / sigma2_;
     const int dim = s.dim;
+    // Implicit zeros: every group's prior gains zero_weight times the other side's background.
+    const bool implicit = zero_weight_ > 0;
+    std::vector<double> prec, prec_mean;
+    if (implicit) {
+      std::vector<double> bg_p, bg_b;
+      background(o, bg_p, bg_b);
+      prec = s.priors.prec;
+      prec_mean = s.priors.prec_mean;
+      const size_t d2 = static_cast<size_t>(dim) * dim;
+      for (size_t g = 0; g < static_cast<size_t>(s.priors.n_groups); ++g) {
+        for (size_t k = 0; k < d2; ++k) prec[g * d2 + k] += zero_weight_ * bg_p[k];
+        for (int k = 0; k < dim; ++k) prec_mean[g * dim + k] += zero_weight_ * bg_b[k];
+      }
+    }
+    const double* group_prec = implicit ? prec.data() : s.priors.prec.data();
+    const double* group_prec_mean = implicit ? prec_mean.data() : s.priors.prec_mean.data();
+    const float w0 = zero_weight_;
     bool failed = false;
 #pragma omp parallel num_threads(threads_)
     {
@@ -199,17 +222,53 @@ class CpuBackend final : public Backend {
       for (long i = begin; i < end; ++i) {
         if (s.count[i] == 0) continue;  // q stays as it is: no data, and never read in training
         solver.begin();
-        for (size_t e = s.offsets[i]; e < s.offsets[i + 1]; ++e)
-          solver.add(o.mean(s.other[e]), o.var(s.other[e]), s.value[e] - mu0_);
+        if (implicit) {
+          // An entry of confidence c replaces the background's zero of precision w0: precision
+          // c - w0 more, and P mean gains c (1 - beta) + w0 beta = (c - w0) (c / (c - w0) - beta).
+          for (size_t e = s.offsets[i]; e < s.offsets[i + 1]; ++e) {
+            const float c = s.value[e];
+            solver.add(o.mean(s.other[e]), o.var(s.other[e]), c / (c - w0), c - w0);
+          }
+        } else {
+          for (size_t e = s.offsets[i]; e < s.offsets[i + 1]; ++e)
+            solver.add(o.mean(s.other[e]), o.var(s.other[e]), s.value[e] - mu0_);
+        }
         const size_t g = static_cast<size_t>(s.group[i]);
-        solver.queue(inv_sigma2, &s.priors.prec[g * dim * dim], &s.priors.prec_mean[g * dim], i,
-                     write);
+        solver.queue(inv_sigma2, &group_prec[g * dim * dim], &group_prec_mean[g * dim], i, write);
       }
       solver.flush(write);
     }
     if (failed)
       throw Error("an exact row solve met a precision that is not positive definite (non-finite "
                   "values in the model or the data?)");
+  }
+
+  // Sum over every row j of the other side of E[w_j w_j^T] and (0 - beta_j) w_j, w_j = [v_j; 1]:
+  // what the implicit zero of each pair would add to a row's system at unit precision. Fixed
+  // chunks summed in order, so the result does not depend on the thread count.
+  void background(const SideState& o, std::vector<double>& p, std::vector<double>& b) const {
+    const int dim = o.dim;
+    const size_t d2 = static_cast<size_t>(dim) * dim;
+    constexpr int kRows = 4096;
+    const int chunks = (o.n + kRows - 1) / kRows;
+    std::vector<double> part_p(static_cast<size_t>(chunks) * d2), part_b(static_cast<size_t>(chunks) * dim);
+#pragma omp parallel num_threads(threads_)
+    {
+      RowSolver solver(o.rank);
+#pragma omp for schedule(dynamic, 1)
+      for (int c = 0; c < chunks; ++c) {
+        solver.begin();
+        for (int j = c * kRows; j < std::min(o.n, (c + 1) * kRows); ++j)
+          solver.add(o.mean(j), o.var(j), 0.0f);
+        solver.totals(&part_p[static_cast<size_t>(c) * d2], &part_b[static_cast<size_t>(c) * dim]);
+      }
+    }
+    p.assign(d2, 0.0);
+    b.assign(dim, 0.0);
+    for (int c = 0; c < chunks; ++c) {
+      for (size_t k = 0; k < d2; ++k) p[k] += part_p[c * d2 + k];
+      for (int k = 0; k < dim; ++k) b[k] += part_b[static_cast<size_t>(c) * dim + k];
+    }
   }
 
   TrainPassStats train_pass() override {
@@ -419,6 +478,7 @@ class CpuBackend final : public Backend {
   int threads_;
   SideState users_, items_;
   float mu0_ = 0.f, sigma2_ = 1.f;
+  float zero_weight_ = 0.f;  // implicit zeros (set_implicit); 0 = off
   std::vector<int32_t> user_, item_;
   std::vector<float> value_;
   std::vector<float> items_t_mean_, items_t_var_, item_bias_mean_, item_bias_var_;

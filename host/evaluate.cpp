@@ -37,14 +37,20 @@ EvalReport evaluate(Backend& backend, const Model& model, const Ratings& table,
       relevant_items.emplace_back();
     }
     const int32_t j = item_of[table.item[e]];
-    if (y > relevant && j >= 0) relevant_items[r].push_back(j);
+    if ((opt.relevant_all || y > relevant) && j >= 0) relevant_items[r].push_back(j);
   }
   for (auto& list : relevant_items) std::sort(list.begin(), list.end());
   EvalReport report;
   report.overall = all.finish();
   report.bucket_names = history_bucket_names();
   for (const auto& b : by) report.buckets.push_back(b.finish());
-  report.ranking = rank_and_score(backend, model, users, exclude, relevant_items, opt.k);
+  RecommendOptions ranking;
+  ranking.k = opt.k;
+  ranking.objective = opt.objective;
+  ranking.watch = opt.watch;
+  report.objective = resolve_objective(opt.objective, model);
+  report.ranking = rank_and_score(backend, model, users, exclude, relevant_items, ranking);
+  report.popular = most_popular_and_score(model, exclude, relevant_items, opt.k);
   return report;
 }
 

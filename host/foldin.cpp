@@ -1,5 +1,4 @@
 // Fold-in by exact Gaussian conditioning (CPU; the per-user solve is small and independent).
-#include "cpus.hpp"
 #include "ppmf/foldin.hpp"
 
 #include <omp.h>
@@ -8,8 +7,10 @@
 #include <cmath>
 #include <string>
 
+#include "cpus.hpp"
 #include "ppmf/groups.hpp"
 #include "ppmf/predict.hpp"
+#include "ppmf/watch.hpp"
 #include "row_solver.hpp"
 #include "spd.hpp"
 
@@ -117,6 +118,14 @@ FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* 
   U.logsd.resize(static_cast<size_t>(U.n) * U.stride, 0.f);
   U.bias_mean.resize(U.n, 0.f);
   U.bias_logsd.resize(U.n, 0.f);
+  if (model.watch.present) {
+    GuideBlock& W = model.watch.U;
+    W.n = U.n;
+    W.mean.resize(static_cast<size_t>(W.n) * W.stride, 0.f);
+    W.logsd.resize(static_cast<size_t>(W.n) * W.stride, 0.f);
+    W.bias_mean.resize(W.n, 0.f);
+    W.bias_logsd.resize(W.n, 0.f);
+  }
 
   // The precision of each group's prior (and the population's, at 0) is inverted once.
   std::vector<std::vector<double>> group_mean(model.user_prior.n_groups + 1),
@@ -183,6 +192,12 @@ FoldInReport fold_in_table(Model& model, const Ratings& table, const GroupFile* 
     model.user_count[row[u]] += static_cast<int32_t>(histories[u].items.size());
   }
   set_seen(model, seen);
+  // The watch part of every user touched, from all of its seen items (the new entries also
+  // remove implicit zeros, so its old watch posterior is not a prior for them).
+  std::vector<int32_t> touched;
+  for (size_t u = 0; u < row.size(); ++u)
+    if (is_new[u] || !histories[u].items.empty()) touched.push_back(row[u]);
+  fold_in_watch(model, touched, options.threads);
   return report;
 }
 

@@ -94,7 +94,13 @@ void update_prior(const GroupMoments& mom, const ModelConfig& c, int iters, Prio
     if (mom.count[g] == 0)
       for (int k = 0; k < m; ++k) mean[static_cast<size_t>(g) * m + k] = pop[k];
   for (size_t k = 0; k < mean.size(); ++k) prior.mean[k] = static_cast<float>(mean[k]);
-  for (size_t k = 0; k < cov.size(); ++k) prior.cov[k] = static_cast<float>(cov[k]);
+  // Exactly symmetric: the scatter's two triangles may differ in the last bits, and every reader
+  // (the model file's check, the Cholesky factorisations) takes the covariance as symmetric.
+  for (int g = 0; g < G; ++g)
+    for (int r = 0; r < m; ++r)
+      for (int k = 0; k < m; ++k)
+        prior.cov[g * mm + r * m + k] = static_cast<float>(
+            0.5 * (cov[g * mm + r * m + k] + cov[g * mm + k * m + r]));
   for (int k = 0; k < m; ++k) prior.pop_mean[k] = static_cast<float>(pop[k]);
 }
 

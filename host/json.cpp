@@ -29,7 +29,8 @@ Json ranking(const RankingMetrics& r) {
               {"users", r.users},
               {"precision", any ? number(r.precision) : Json()},
               {"recall", any ? number(r.recall) : Json()},
-              {"ndcg", any ? number(r.ndcg) : Json()}};
+              {"ndcg", any ? number(r.ndcg) : Json()},
+              {"catalog_coverage", number(r.coverage)}};
 }
 
 Json epoch(const EpochMetrics& e) {
@@ -57,7 +58,9 @@ std::string to_json(const EvalReport& r) {
   for (size_t b = 0; b < r.buckets.size(); ++b) by[r.bucket_names[b]] = metrics(r.buckets[b]);
   return text(Json{{"overall", metrics(r.overall)},
                    {"by_user_history", by},
-                   {"ranking", ranking(r.ranking)}});
+                   {"ranking", ranking(r.ranking)},
+                   {"objective", to_string(r.objective)},
+                   {"most_popular", ranking(r.popular)}});
 }
 
 std::string to_json(const TrainReport& r, const std::vector<EpochMetrics>& history) {
@@ -72,6 +75,8 @@ std::string to_json(const TrainReport& r, const std::vector<EpochMetrics>& histo
                    {"kept_epoch", r.kept.epoch},
                    {"stopped_early", r.stopped_early},
                    {"refit", r.refit},
+                   {"watch_device", r.watch_device.empty() ? Json() : Json(r.watch_device)},
+                   {"watch_seconds", number(r.watch_seconds)},
                    {"seconds", number(r.seconds)},
                    {"epochs", epochs}});
 }
@@ -87,7 +92,7 @@ std::string to_json(const GivenNResult& result) {
     const Json k = ranking(r.ranking);
     row["k"] = k["k"];
     row["ranked_users"] = k["users"];
-    for (const char* key : {"precision", "recall", "ndcg"}) row[key] = k[key];
+    for (const char* key : {"precision", "recall", "ndcg", "catalog_coverage"}) row[key] = k[key];
     rows.push_back(row);
   }
   return text(Json{{"protocol", "given-n"},

@@ -70,6 +70,11 @@ int ensure_group(Model& model, bool users, const std::string& name) {
   p.population(model.config.tau, mean, cov);
   groups.names.push_back(name);
   p.append(mean, cov);
+  if (model.watch.present) {  // the watch part has a prior per group too
+    PriorBlock& w = users ? model.watch.user_prior : model.watch.item_prior;
+    w.population(model.config.tau, mean, cov);
+    w.append(mean, cov);
+  }
   return p.n_groups - 1;
 }
 

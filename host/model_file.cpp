@@ -166,6 +166,24 @@ void put_new_users(Writer& w, const NewUserPrior& p) {
 void put_model_config(Writer& w, const ModelConfig& c);
 ModelConfig read_model_config(Reader& r);
 
+void put_watch_config(Writer& w, const WatchConfig& c) {
+  w.u8(c.enabled);
+  w.i32(c.rank);
+  w.f32(c.alpha);
+  w.f32(c.zero_weight);
+  w.i32(c.epochs);
+}
+
+WatchConfig read_watch_config(Reader& r) {
+  WatchConfig c;
+  c.enabled = r.flag("watch flag");
+  c.rank = r.i32();
+  c.alpha = r.f32();
+  c.zero_weight = r.f32();
+  c.epochs = r.i32();
+  return c;
+}
+
 void put_model(Writer& w, const Model& m) {
   put_model_config(w, m.config);
   put_ids(w, m.users);
@@ -200,6 +218,14 @@ void put_model(Writer& w, const Model& m) {
     w.f64(e.seconds);
   }
   w.i32(m.best_epoch);
+  w.u8(m.watch.present);
+  if (m.watch.present) {
+    put_watch_config(w, m.watch.config);
+    put_guide(w, m.watch.U);
+    put_guide(w, m.watch.V);
+    put_prior(w, m.watch.user_prior);
+    put_prior(w, m.watch.item_prior);
+  }
 }
 
 // ---- reading ----
@@ -448,11 +474,31 @@ Model decode(std::string_view payload, uint32_t version) {
     e.seconds = r.f64();
   }
   m.best_epoch = r.i32();
+  if (version >= 3) {
+    m.watch.present = r.flag("watch-part flag");
+    if (m.watch.present) {
+      m.watch.config = read_watch_config(r);
+      read_guide(r, m.watch.U);
+      read_guide(r, m.watch.V);
+      read_prior(r, m.watch.user_prior);
+      read_prior(r, m.watch.item_prior);
+    }
+  }
   if (r.left() != 0)
     throw Corrupt(std::to_string(r.left()) + " unread bytes at the end of the payload");
 
   check_side("user", m.users.size(), c.rank, m.user_groups, m.user_count, m.U, m.user_prior);
   check_side("item", m.items.size(), c.rank, m.item_groups, m.item_count, m.V, m.item_prior);
+  if (m.watch.present) {
+    const WatchConfig& wc = m.watch.config;
+    if (wc.rank < 0 || wc.rank > kMaxRank || !(wc.alpha > 0) || !std::isfinite(wc.alpha) ||
+        !(wc.zero_weight > 0) || !std::isfinite(wc.zero_weight))
+      throw Corrupt("the watch part's settings are out of range");
+    check_side("watch user", m.users.size(), wc.rank, m.user_groups, m.user_count, m.watch.U,
+               m.watch.user_prior);
+    check_side("watch item", m.items.size(), wc.rank, m.item_groups, m.item_count, m.watch.V,
+               m.watch.item_prior);
+  }
   if (m.seen_offsets.size() != m.users.size() + 1 || m.seen_offsets.front() != 0 ||
       m.seen_offsets.back() != m.seen_items.size() ||
       !std::is_sorted(m.seen_offsets.begin(), m.seen_offsets.end()))
@@ -645,9 +691,10 @@ void check_position(const Checkpoint& c) {
   };
   if (!same_shape(c.model) || (c.has_best && !same_shape(c.best)))
     throw Corrupt("its model does not have the run's settings");
-  if (c.has_best &&
-      (p.phase != 0 || p.best_epoch < 1 || c.best.history.size() != static_cast<size_t>(p.best_epoch) ||
-       c.best.users.size() != c.model.users.size() || c.best.items.size() != c.model.items.size()))
+  if (c.has_best && (p.phase != 0 || p.best_epoch < 1 ||
+                     c.best.history.size() != static_cast<size_t>(p.best_epoch) ||
+                     c.best.users.size() != c.model.users.size() ||
+                     c.best.items.size() != c.model.items.size()))
     throw Corrupt("its best model does not match the run's position");
 }
 
@@ -665,6 +712,7 @@ void save_checkpoint(const std::string& path, const RunPosition& p, const Model&
     w.u8(t.refit);
     w.i32(t.pool_iters);
     w.u64(t.seed);
+    put_watch_config(w, t.watch);
     w.i32(p.phase);
     w.i32(p.phase_epochs);
     w.i32(p.refit_epochs);
@@ -684,6 +732,9 @@ Checkpoint load_checkpoint(const std::string& path) {
 Checkpoint parse_checkpoint(const std::string& path, const std::string& file) {
   uint32_t version = 0;
   const std::string_view payload = read_container(kCheckpointFile, path, file, version);
+  if (version < kCheckpointFormatVersion)
+    throw Error(path + ": checkpoint format version " + std::to_string(version) +
+                " was written by an older build (before the watch model); start the run again");
   try {
     Reader r(payload);
     Checkpoint c;
@@ -698,6 +749,7 @@ Checkpoint parse_checkpoint(const std::string& path, const std::string& file) {
     t.refit = r.flag("refit flag");
     t.pool_iters = r.i32();
     t.seed = r.u64();
+    t.watch = read_watch_config(r);
     p.phase = r.i32();
     p.phase_epochs = r.i32();
     p.refit_epochs = r.i32();

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "ppmf/recommend.hpp"
 
@@ -37,21 +38,56 @@ RankingMetrics RankingSums::finish() const {
   return m;
 }
 
+namespace {
+
+double coverage_of(const std::vector<std::vector<int32_t>>& lists, size_t items) {
+  std::vector<char> shown(items, 0);
+  size_t distinct = 0;
+  for (const auto& list : lists)
+    for (const int32_t j : list) distinct += shown[j] == 0, shown[j] = 1;
+  return items > 0 ? static_cast<double>(distinct) / items : 0.0;
+}
+
+RankingMetrics score_lists(const std::vector<std::vector<int32_t>>& lists,
+                           const std::vector<std::vector<int32_t>>& relevant, int k,
+                           size_t items) {
+  RankingSums sums;
+  sums.k = k;
+  for (size_t u = 0; u < lists.size(); ++u) sums.add(lists[u], relevant[u]);
+  RankingMetrics m = sums.finish();
+  m.coverage = coverage_of(lists, items);
+  return m;
+}
+
+}  // namespace
+
 RankingMetrics rank_and_score(Backend& backend, const Model& model,
                               const std::vector<int32_t>& users,
                               const std::vector<std::vector<int32_t>>& exclude,
-                              const std::vector<std::vector<int32_t>>& relevant, int k) {
-  RecommendOptions opt;
-  opt.k = k;
-  const auto lists = recommend(backend, model, users, exclude, opt);
-  RankingSums sums;
-  sums.k = k;
-  for (size_t u = 0; u < users.size(); ++u) {
-    std::vector<int32_t> ranked;
-    for (const auto& r : lists[u]) ranked.push_back(r.item);
-    sums.add(ranked, relevant[u]);
-  }
-  return sums.finish();
+                              const std::vector<std::vector<int32_t>>& relevant,
+                              const RecommendOptions& options) {
+  const auto recs = recommend(backend, model, users, exclude, options);
+  std::vector<std::vector<int32_t>> lists(users.size());
+  for (size_t u = 0; u < users.size(); ++u)
+    for (const auto& r : recs[u]) lists[u].push_back(r.item);
+  return score_lists(lists, relevant, options.k, static_cast<size_t>(model.V.n));
+}
+
+RankingMetrics most_popular_and_score(const Model& model,
+                                      const std::vector<std::vector<int32_t>>& exclude,
+                                      const std::vector<std::vector<int32_t>>& relevant, int k) {
+  std::vector<int32_t> by_count(static_cast<size_t>(model.V.n));
+  std::iota(by_count.begin(), by_count.end(), 0);
+  std::stable_sort(by_count.begin(), by_count.end(), [&](int32_t a, int32_t b) {
+    return model.item_count[a] > model.item_count[b];
+  });
+  std::vector<std::vector<int32_t>> lists(exclude.size());
+  for (size_t u = 0; u < exclude.size(); ++u)
+    for (const int32_t j : by_count) {
+      if (static_cast<int>(lists[u].size()) == k) break;
+      if (!std::binary_search(exclude[u].begin(), exclude[u].end(), j)) lists[u].push_back(j);
+    }
+  return score_lists(lists, relevant, k, by_count.size());
 }
 
 }  // namespace ppmf

@@ -2,6 +2,7 @@
 #include "row_solver.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "multiversion.hpp"
 #include "spd.hpp"
@@ -178,6 +179,33 @@ void RowSolver::add(const float* y_mean, const float* y_var, float value_minus_m
   block_t_[pending_] = value_minus_mu0 - y_mean[rank_];
   ++entries_;
   if (++pending_ == kBlock) flush_block();
+}
+
+void RowSolver::add(const float* y_mean, const float* y_var, float value_minus_mu0,
+                    float weight) {
+  float* w = &block_[static_cast<size_t>(pending_) * ld_];
+  float* v = &block_var_[static_cast<size_t>(pending_) * ld_];
+  // sqrt(weight) w w^T sqrt(weight) = weight w w^T; the same for t w and the variances.
+  const float root = std::sqrt(weight);
+  for (int k = 0; k < rank_; ++k) {
+    w[k] = root * y_mean[k];
+    v[k] = weight * y_var[k];
+  }
+  w[rank_] = root;
+  block_t_[pending_] = root * (value_minus_mu0 - y_mean[rank_]);
+  ++entries_;
+  if (++pending_ == kBlock) flush_block();
+}
+
+void RowSolver::totals(double* p, double* b) {
+  if (pending_ > 0) flush_block();
+  flush_chunk();
+  for (int a = 0; a < dim_; ++a) {
+    for (int c = 0; c <= a; ++c)
+      p[static_cast<size_t>(a) * dim_ + c] = p[static_cast<size_t>(c) * dim_ + a] =
+          p_[static_cast<size_t>(a) * dim_ + c];
+    b[a] = b_[a];
+  }
 }
 
 void RowSolver::flush_block() {

@@ -37,7 +37,15 @@ class RowSolver {
   // One entry: the counterpart's mean and variance rows (dim values: factors, then the bias) and
   // the observed value minus mu0.
   void add(const float* y_mean, const float* y_var, float value_minus_mu0);
+  // The same entry counted with precision `weight` (instead of 1): P gains weight E[w w^T] and
+  // P mean gains weight t w. For the watch model's confidence-weighted entries.
+  void add(const float* y_mean, const float* y_var, float value_minus_mu0, float weight);
   int entries() const { return entries_; }
+
+  // The statistics of the current row so far, without any prior: P (dim x dim, both triangles)
+  // and P mean, in double. Used to sum a whole side (the watch model's background of implicit
+  // zeros) with the same accumulation as a row.
+  void totals(double* p, double* b);
 
   // The posterior of the current row under a prior with precision `prior_prec` (dim x dim) and
   // `prior_prec_mean` (P0 M), solved at once: writes mean and marginal variances (dim each) and,

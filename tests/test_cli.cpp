@@ -159,7 +159,7 @@ TEST_F(Cli, ServingNewUsersEndToEnd) {
   EXPECT_THAT(r.out, HasSubstr("added 1 users, updated 1"));
   r = run("recommend --model " + folded + " --user newcomer --k 4");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("user,rank,item,score,mean,sd\n"));
+  EXPECT_THAT(r.out, HasSubstr("user,rank,item,score,mean,sd,watch,watch_sd\n"));
   EXPECT_THAT(r.out, HasSubstr("newcomer,4,"));
   EXPECT_THAT(r.out, Not(HasSubstr(",item1,"))) << "seen items are excluded";
   // The same on the fly, and Thompson draws are reproducible.
@@ -189,10 +189,12 @@ TEST_F(Cli, GivenNProtocolAndBench) {
   EXPECT_THAT(r.out, HasSubstr("unpooled"));
   const Json given = read_json(json);
   EXPECT_EQ(given["protocol"], "given-n");
-  // pooled, pooled-plain, unpooled and item-mean, at N = 0 and 2, under both target rules.
-  ASSERT_EQ(given["rows"].size(), 16u);
+  // pooled, pooled-plain, unpooled, item-mean and most-popular (ranking only), at N = 0 and 2,
+  // under both target rules.
+  ASSERT_EQ(given["rows"].size(), 20u);
   for (const Json& row : given["rows"]) {
-    EXPECT_TRUE(row["rmse"].is_number()) << row.dump();
+    EXPECT_EQ(row["rmse"].is_number(), row["model"] != "most-popular") << row.dump();
+    EXPECT_TRUE(row["recall"].is_number()) << row.dump();
     EXPECT_GT(row["users"].get<size_t>(), 0u) << row.dump();
   }
   const std::string bench_json = testing::temp_path("bench.json");

@@ -250,11 +250,15 @@ TEST(ModelFile, FutureVersionIsRefused) {
   put_at(bytes, 8, kModelFormatVersion + 1);
   write_bytes(path, bytes);
   EXPECT_THAT(load_error(path),
-              HasSubstr(path + ": model format version 3 is not supported (this build reads "
-                               "versions 1 to 2)"));
+              HasSubstr(path + ": model format version " +
+                        std::to_string(kModelFormatVersion + 1) +
+                        " is not supported (this build reads versions 1 to " +
+                        std::to_string(kModelFormatVersion) + ")"));
   // A later version may change the header, so the version is judged even on a short file.
   write_bytes(path, bytes.substr(0, 12));
-  EXPECT_THAT(load_error(path), HasSubstr("model format version 3 is not supported"));
+  EXPECT_THAT(load_error(path), HasSubstr("model format version " +
+                                          std::to_string(kModelFormatVersion + 1) +
+                                          " is not supported"));
   put_at(bytes, 8, uint32_t{0});
   write_bytes(path, bytes);
   EXPECT_THAT(load_error(path), HasSubstr("model format version 0 is not supported"));

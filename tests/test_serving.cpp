@@ -244,6 +244,7 @@ TEST_F(Recommend, BlockedScoringEqualsPairwisePrediction) {
 
 TEST_F(Recommend, ExcludesSeenItemsAndSortsByScore) {
   RecommendOptions opt;
+  opt.objective = Objective::kMinutes;  // the minutes part's mechanics
   opt.k = 5;
   const auto lists = recommend(*backend_, model_, users_, seen_, opt);
   for (size_t u = 0; u < users_.size(); ++u) {
@@ -264,6 +265,7 @@ TEST_F(Recommend, ExcludesSeenItemsAndSortsByScore) {
 
 TEST_F(Recommend, KLargerThanTheCatalogReturnsEveryUnseenItem) {
   RecommendOptions opt;
+  opt.objective = Objective::kMinutes;  // the minutes part's mechanics
   opt.k = 1000;
   const auto lists = recommend(*backend_, model_, users_, seen_, opt);
   for (size_t u = 0; u < users_.size(); ++u) {
@@ -276,6 +278,7 @@ TEST_F(Recommend, KLargerThanTheCatalogReturnsEveryUnseenItem) {
 
 TEST_F(Recommend, ThompsonSamplingIsReproducibleForASeed) {
   RecommendOptions opt;
+  opt.objective = Objective::kMinutes;  // the minutes part's mechanics
   opt.k = 8;
   opt.explore = Explore::kThompson;
   opt.seed = 11;
@@ -297,6 +300,7 @@ TEST_F(Recommend, ThompsonSamplingIsReproducibleForASeed) {
 // lists as the index-level call given the same rows and seen lists.
 TEST_F(Recommend, ByIdEqualsByIndex) {
   RecommendOptions opt;
+  opt.objective = Objective::kMinutes;  // the minutes part's mechanics
   opt.k = 6;
   const std::vector<std::string> ids{"user0", "someone-new", "user3"};
   const auto by_id = recommend(*backend_, model_, ids, opt);
@@ -333,6 +337,7 @@ TEST_F(Recommend, EvaluateEqualsAHandComputation) {
   add("newbie", "unknown-item", 5.0f);
   add("user9", "item11", 3.0f);
   EvalOptions opt;
+  opt.objective = Objective::kMinutes;
   opt.k = 5;
   opt.has_relevant = true;
   opt.relevant = 2.0;
@@ -356,7 +361,10 @@ TEST_F(Recommend, EvaluateEqualsAHandComputation) {
     const ItemList s = seen_items_of(model_, rows[k]);
     seen[k].assign(s.begin(), s.end());
   }
-  const RankingMetrics k = rank_and_score(*backend_, model_, rows, seen, relevant, 5);
+  RecommendOptions five;
+  five.objective = Objective::kMinutes;  // the minutes part's mechanics
+  five.k = 5;
+  const RankingMetrics k = rank_and_score(*backend_, model_, rows, seen, relevant, five);
   EXPECT_EQ(r.ranking.users, 3u);
   EXPECT_DOUBLE_EQ(r.ranking.recall, k.recall);
   EXPECT_DOUBLE_EQ(r.ranking.ndcg, k.ndcg);
@@ -370,6 +378,7 @@ TEST_F(Recommend, EvaluateEqualsAHandComputation) {
 
 TEST_F(Recommend, UcbAddsBetaSds) {
   RecommendOptions opt;
+  opt.objective = Objective::kMinutes;  // the minutes part's mechanics
   opt.k = 3;
   opt.explore = Explore::kUcb;
   opt.ucb_beta = 2.0;

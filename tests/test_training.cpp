@@ -414,10 +414,13 @@ TEST(Training, CallbacksAndReportFollowTheRun) {
   EXPECT_EQ(rep.train_entries, all.size());
   EXPECT_GT(rep.valid_entries, 0u);
   EXPECT_EQ(rep.device, backend->name());
-  ASSERT_EQ(notes.size(), 2u);
+  ASSERT_EQ(notes.size(), 4u);
   EXPECT_EQ(notes[0].rfind("early stop:", 0), 0u) << notes[0];
   EXPECT_EQ(notes[1].rfind("refit: " + std::to_string(rep.chosen_epoch) + " epochs", 0), 0u)
       << notes[1];
+  EXPECT_EQ(notes[2].rfind("watch model: alpha chosen on ", 0), 0u) << notes[2];
+  EXPECT_EQ(notes[3].rfind("watch model: rank 2, 10 sweeps, alpha ", 0), 0u) << notes[3];
+  EXPECT_EQ(rep.watch_device, backend->name());
 }
 
 // A cancel request stops training between row ranges with Cancelled; the backend stays usable.

@@ -30,18 +30,30 @@ void print_report(const EvalReport& r) {
   std::fputs(metrics_row("all", r.overall).c_str(), stdout);
   for (size_t b = 0; b < r.buckets.size(); ++b)
     std::fputs(metrics_row(r.bucket_names[b], r.buckets[b]).c_str(), stdout);
-  const RankingMetrics& k = r.ranking;
-  std::printf("ranking over %zu users: precision@%d %.4f  recall@%d %.4f  ndcg@%d %.4f\n", k.users,
-              k.k, k.precision, k.k, k.recall, k.k, k.ndcg);
+  std::printf("ranking over %zu users (top %d, seen items excluded):\n", r.ranking.users,
+              r.ranking.k);
+  std::printf("%-22s %10s %10s %10s %10s\n", "lists", "precision", "recall", "ndcg", "coverage");
+  const std::string model = std::string("model (") + to_string(r.objective) + ")";
+  for (const auto& [name, k] : {std::pair{model, r.ranking}, std::pair{std::string("most popular"),
+                                                                        r.popular}})
+    std::printf("%-22s %10.4f %10.4f %10.4f %10.4f\n", name.c_str(), k.precision, k.recall, k.ndcg,
+                k.coverage);
 }
 
 void print_given_n(const GivenNResult& result) {
   std::printf("%-13s %-8s %3s %6s %9s %8s %8s %8s %10s %8s\n", "model", "targets", "N", "users",
               "entries", "rmse", "nll", "cover90", "recall@K", "ndcg@K");
-  for (const auto& r : result.rows)
+  for (const auto& r : result.rows) {
+    if (r.metrics.n == 0) {  // a ranking-only row (most-popular)
+      std::printf("%-13s %-8s %3d %6zu %9s %8s %8s %8s %10.4f %8.4f\n", r.model.c_str(),
+                  to_string(r.targets), r.n, r.users, "-", "-", "-", "-", r.ranking.recall,
+                  r.ranking.ndcg);
+      continue;
+    }
     std::printf("%-13s %-8s %3d %6zu %9zu %8.4f %8.4f %8.3f %10.4f %8.4f\n", r.model.c_str(),
                 to_string(r.targets), r.n, r.users, r.metrics.n, r.metrics.rmse, r.metrics.nll,
                 r.metrics.coverage90, r.ranking.recall, r.ranking.ndcg);
+  }
 }
 
 int given_n(const Args& args) {
@@ -98,8 +110,12 @@ int cmd_eval(int argc, char** argv) {
   add_group_options(args, " for ids unseen in training");
   add_new_user_options(args);
   args.option("k", "10", "length of the ranked list for precision/recall/NDCG", "K")
-      .option("relevant", "", "entries above this value are relevant (default: the training mean)",
-              "X")
+      .option("relevant", "",
+              "entries above this value are relevant, or 'all': every held-out entry (default:\n"
+              "                            those above the training mean)",
+              "X");
+  add_objective_option(args);
+  args
       .option("json", "", "also write the metrics as JSON", "FILE")
       .option("n", "0,1,3,5", "given-n: entries given per held-out user", "LIST")
       .option("holdout-users", "0.2", "given-n: fraction of users held out", "F")
@@ -127,10 +143,14 @@ int cmd_eval(int argc, char** argv) {
   opt.item_groups = ptr(item_groups);
   opt.plain_prior = args.given("plain-prior");
   opt.k = args.int_value("k");
-  opt.has_relevant = args.given("relevant");
+  opt.relevant_all = args.str("relevant") == "all";
+  opt.has_relevant = args.given("relevant") && !opt.relevant_all;
   if (opt.has_relevant) opt.relevant = args.number("relevant");
+  opt.objective = parse_objective(args.str("objective"));
   auto backend = open_backend(args);
   backend->load_model(model);
+  auto watch = open_watch_backend(args, model);
+  opt.watch = watch.get();
   const EvalReport report = evaluate(*backend, model, table, opt);
   print_report(report);
   if (args.given("json")) write_text_file(args.str("json"), to_json(report));

@@ -21,7 +21,8 @@ int cmd_foldin(int argc, char** argv) {
   add_read_options(args, true);
   args.option("user-groups", "", "CSV id,group for the new users", "FILE")
       .option("out", "", "model file to write (may equal --model)", "FILE")
-      .option("threads", "0", "CPU threads (0 = the CPUs this process may use: affinity and cgroup quota)", "N");
+      .option("threads", "0",
+              "CPU threads (0 = the CPUs this process may use: affinity and cgroup quota)", "N");
   add_new_user_options(args);
   if (!args.parse(argc, argv)) return 0;
   check_paths(args, {"model", "data", "user-groups"}, {"out"}, {{"model", "out"}});

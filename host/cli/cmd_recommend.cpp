@@ -1,4 +1,5 @@
 // ppmf-gpu recommend: top-K items per user with predictive mean and sd.
+#include <cmath>
 #include <fstream>
 
 #include "cli/common.hpp"
@@ -33,11 +34,12 @@ std::vector<std::string> read_id_list(const std::string& path) {
 int cmd_recommend(int argc, char** argv) {
   Args args(
       "recommend", "--model FILE (--users FILE | --user ID) [options]",
-      "Writes CSV user,rank,item,score,mean,sd: the top K items per user, ranked by the "
-      "predictive\n"
-      "mean (or by a posterior sample with --explore thompson, or mean + beta * sd with ucb). "
-      "Items\n"
-      "the user has seen (training entries stored in the model, plus --history) are excluded.\n"
+      "Writes CSV user,rank,item,score,mean,sd[,watch,watch_sd]: the top K items per user, ranked\n"
+      "by --objective: the watch score (how likely the user is to watch the item), the\n"
+      "predicted value if watched (mean, sd: minutes or rating), or their product (expected);\n"
+      "--explore thompson ranks by a posterior draw of both parts, ucb by mean + beta * sd.\n"
+      "Items the user has seen (training entries stored in the model, plus --history) are\n"
+      "excluded.\n"
       "Users unknown to the model are scored from their --history (folded in on the fly), else\n"
       "from their group's prior or the population prior.");
   args.option("model", "", "model file", "FILE")
@@ -50,7 +52,9 @@ int cmd_recommend(int argc, char** argv) {
   args.option("user-groups", "", "CSV id,group for users unknown to the model", "FILE")
       .option("candidates", "", "restrict to these items, one id per line", "FILE")
       .flag("include-seen", "do not exclude seen items")
-      .option("explore", "none", "none|thompson|ucb", "MODE")
+      .option("explore", "none", "none|thompson|ucb", "MODE");
+  add_objective_option(args);
+  args
       .option("ucb-beta", "1", "beta of mean + beta * sd", "B")
       .option("seed", "1", "seed of the Thompson draws", "S")
       .option("scale", "original",
@@ -72,6 +76,7 @@ int cmd_recommend(int argc, char** argv) {
                   fold_in_options(args));
 
   RecommendOptions opt;
+  opt.objective = parse_objective(args.str("objective"));
   opt.k = args.int_value("k");
   opt.include_seen = args.given("include-seen");
   opt.explore = parse_explore(args.str("explore"));
@@ -84,11 +89,16 @@ int cmd_recommend(int argc, char** argv) {
       args.given("user") ? std::vector<std::string>{args.str("user")} : read_id_list(args.str("users"));
   auto backend = open_backend(args);
   backend->load_model(model);
+  auto watch = open_watch_backend(args, model);
+  opt.watch = watch.get();
   const auto lists = recommend(*backend, model, users, opt);
 
   const Transform t = scale == "original" ? model.config.transform : Transform::kNone;
   CsvWriter out(args.str("out"));
-  out.write("user,rank,item,score,mean,sd\n");
+  const bool with_watch = !lists.empty() && !lists.front().empty() &&
+                          !std::isnan(lists.front().front().watch);
+  out.write(with_watch ? "user,rank,item,score,mean,sd,watch,watch_sd\n"
+                       : "user,rank,item,score,mean,sd\n");
   for (size_t u = 0; u < lists.size(); ++u) {
     int rank = 0;
     for (const Recommendation& r : lists[u]) {
@@ -100,7 +110,9 @@ int cmd_recommend(int argc, char** argv) {
           .sep()
           .field(model.items.name(r.item))
           .sep();
-      out.number(r.score).sep().number(mean).sep().number(sd).end_line();
+      out.number(r.score).sep().number(mean).sep().number(sd);
+      if (with_watch) out.sep().number(r.watch).sep().number(std::sqrt(r.watch_var));
+      out.end_line();
     }
   }
   out.close();

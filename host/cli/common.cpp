@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "ppmf/files.hpp"
+#include "ppmf/watch.hpp"
 
 namespace ppmf::cli {
 
@@ -83,6 +84,16 @@ void add_training_options(Args& args, const std::string& default_transform) {
       .option("min-improvement", num(tc.min_improvement),
               "validation NLL gain (nats per entry) that counts as progress", "X")
       .option("seed", num(static_cast<double>(tc.seed)), "random seed (splits, initial guide)", "S")
+      .flag("no-watch", "do not train the watch model (which items users watch; recommend's\n"
+                        "                            watch and expected objectives need it)")
+      .option("watch-rank", "", "latent factors of the watch model (default: --rank)", "D")
+      .option("watch-alpha", num(tc.watch.alpha),
+              "watch model: extra precision of a watched pair over an unwatched one (0 = chosen\n"
+              "                            on a validation split of the training entries)",
+              "X")
+      .option("watch-zero-weight", num(tc.watch.zero_weight),
+              "watch model: precision of an unwatched pair (all of them, never materialised)", "X")
+      .option("watch-epochs", num(tc.watch.epochs), "watch model: sweeps", "N")
       .flag("quiet", "no per-epoch lines on stderr");
 }
 
@@ -107,6 +118,11 @@ TrainConfig train_config_from(const Args& args) {
   t.refit = !args.given("no-refit");
   t.min_improvement = args.number("min-improvement");
   t.seed = seed_from(args);
+  t.watch.enabled = !args.given("no-watch");
+  if (args.given("watch-rank")) t.watch.rank = args.int_value("watch-rank");
+  t.watch.alpha = static_cast<float>(args.number("watch-alpha"));
+  t.watch.zero_weight = static_cast<float>(args.number("watch-zero-weight"));
+  t.watch.epochs = args.int_value("watch-epochs");
   validate(t);
   return t;
 }
@@ -132,7 +148,8 @@ FoldInOptions fold_in_options(const Args& args) {
 void add_device_options(Args& args, const std::string& default_device) {
   args.option("device", default_device, "cpu, auto (a GPU if usable, else the CPU) or a GPU index",
               "DEV");
-  args.option("threads", "0", "CPU threads (0 = the CPUs this process may use: affinity and cgroup quota)", "N");
+  args.option("threads", "0",
+              "CPU threads (0 = the CPUs this process may use: affinity and cgroup quota)", "N");
 }
 
 std::unique_ptr<Backend> open_backend(const Args& args) {
@@ -142,6 +159,22 @@ std::unique_ptr<Backend> open_backend(const Args& args) {
   auto backend = make_backend(device, &note);
   if (!note.empty()) std::fprintf(stderr, "ppmf-gpu: note: %s\n", note.c_str());
   return backend;
+}
+
+std::unique_ptr<Backend> open_watch_backend(const Args& args, const Model& model) {
+  if (!model.watch.present) return nullptr;
+  auto backend = open_backend(args);
+  backend->load_model(watch_view(model));
+  return backend;
+}
+
+void add_objective_option(Args& args) {
+  args.option("objective", "auto",
+              "rank by: watch (how likely the user is to watch), minutes (the predicted value if\n"
+              "                            watched), expected (watch x expected value); auto: "
+              "watch, or\n"
+              "                            minutes for a model without a watch part",
+              "OBJ");
 }
 
 void check_paths(const Args& args, const std::vector<std::string>& inputs,

@@ -51,6 +51,11 @@ void check_paths(const Args& args, const std::vector<std::string>& inputs,
                  const std::vector<std::string>& outputs,
                  const std::vector<std::pair<std::string, std::string>>& may_replace = {});
 
+// A backend of --device loaded with the model's watch part (watch_view), or null without one.
+std::unique_ptr<Backend> open_watch_backend(const Args& args, const Model& model);
+// --objective (recommend.hpp's Objective).
+void add_objective_option(Args& args);
+
 // The flag of a library setting: "prec_a0" -> "--prec-a0" (ConfigError::field).
 std::string flag_of(const std::string& field);
 

@@ -58,6 +58,16 @@ class Backend {
   // marginal variances. Rows are independent, so any cut of a side into ranges gives the same
   // result as one call.
   virtual void solve_rows(Side side, int begin, int end) = 0;
+  // The watch model's implicit zeros (docs/model.md, "The watch model"): with zero_weight > 0,
+  // every user x item pair without an entry is an observation 0 of precision zero_weight, and
+  // the loaded values are the entries' confidences c > zero_weight (an observation 1 of
+  // precision c). solve_rows then adds zero_weight times the other side's second moments, summed
+  // once over all its rows, to every row's system, and corrects over the row's entries only, so
+  // the zeros are never materialised. 0 turns it off. Backends without it say so.
+  virtual bool supports_implicit() const { return false; }
+  virtual void set_implicit(float zero_weight) {
+    if (zero_weight > 0) throw Error(name() + ": the watch model's implicit zeros are not implemented");
+  }
   virtual TrainPassStats train_pass() = 0;
   virtual GroupMoments group_moments(Side side) = 0;
   virtual void predict(const PairIndex* pairs, size_t n, float* mean, float* var) = 0;

@@ -14,7 +14,7 @@
 
 namespace ppmf {
 
-constexpr uint32_t kCheckpointFormatVersion = 1;
+constexpr uint32_t kCheckpointFormatVersion = 2;  // 2: the watch model's settings
 
 // Where a run stands after an epoch, besides its model.
 struct RunPosition {

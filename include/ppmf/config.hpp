@@ -31,6 +31,20 @@ struct ModelConfig {
   float init_sd = 0.1f;  // initial guide means ~ N(0, init_sd^2) and guide sds = init_sd
 };
 
+// The watch model (which items a user watches; docs/model.md): every user x item pair is an
+// observation, 1 for a pair with an entry and 0 for one without, of precision zero_weight for a
+// pair without an entry and zero_weight + alpha for one with. The zeros count for little each but
+// are many. Trained after the minutes part, on all training entries, with the same groups.
+struct WatchConfig {
+  bool enabled = true;
+  int rank = -1;             // -1: the model's rank
+  // Extra precision of a watched pair; 0: chosen per run on a validation split of the training
+  // entries (see the scheduler), since the best value grows with the data's sparsity.
+  float alpha = 0.0f;
+  float zero_weight = 8.0f;  // precision of an unwatched pair
+  int epochs = 10;           // alternating sweeps (users, then items, then pooling)
+};
+
 // How to train; not part of the model.
 struct TrainConfig {
   int epochs = 40;   // at most this many sweeps (users, then items, then the pooling updates)
@@ -51,6 +65,7 @@ struct TrainConfig {
   // after the last; "" = none. Neither changes the model.
   std::string checkpoint;
   int checkpoint_every = 1;
+  WatchConfig watch;  // copied into the model, resolved (Model::watch)
 };
 
 // Throw ConfigError naming the first field out of range.

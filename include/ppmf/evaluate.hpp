@@ -9,6 +9,7 @@
 #include "ppmf/metrics.hpp"
 #include "ppmf/model.hpp"
 #include "ppmf/ranking.hpp"
+#include "ppmf/recommend.hpp"
 #include "ppmf/reader.hpp"
 
 namespace ppmf {
@@ -19,9 +20,13 @@ struct EvalOptions {
   const GroupFile* item_groups = nullptr;
   bool plain_prior = false;  // unknown users from the plain group prior, not the size-biased one
   int k = 10;                // length of the ranked lists
-  // Entries above this raw value are relevant; without it, those above the training mean.
+  // Entries above this raw value are relevant; without it, those above the training mean;
+  // relevant_all: every held-out entry (for watch data: a view is what a list should find).
   bool has_relevant = false;
   double relevant = 0;
+  bool relevant_all = false;
+  Objective objective = Objective::kAuto;  // what the model's lists rank by (recommend.hpp)
+  Backend* watch = nullptr;                // loaded with watch_view(model) (see RecommendOptions)
 };
 
 struct EvalReport {
@@ -29,6 +34,8 @@ struct EvalReport {
   std::vector<std::string> bucket_names;  // history_bucket_names()
   std::vector<Metrics> buckets;           // by the user's number of training entries
   RankingMetrics ranking;
+  Objective objective = Objective::kMinutes;  // what `ranking` ranked by (resolved)
+  RankingMetrics popular;                     // the most-popular lists of the same users
 };
 
 // Scores `model` (already loaded into `backend`) on `table` (raw values, any ids). Each user of

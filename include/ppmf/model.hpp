@@ -77,6 +77,15 @@ struct EpochMetrics {
   double entries_per_s = 0, seconds = 0;
 };
 
+// The watch part (see WatchConfig): a guide and pooled priors of its own over the same ids and
+// groups, x = [u; alpha] per user and [v; beta] per item, with watch score alpha + beta + u . v.
+struct WatchPart {
+  bool present = false;  // false: a model without one (trained with it off, or an older file)
+  WatchConfig config;    // as trained: rank resolved
+  GuideBlock U, V;
+  PriorBlock user_prior, item_prior;
+};
+
 struct Model {
   ModelConfig config;
   IdMap users, items;
@@ -94,6 +103,7 @@ struct Model {
   std::vector<int32_t> seen_items;
   std::vector<EpochMetrics> history;
   int best_epoch = 0;
+  WatchPart watch;
 
   int rank() const { return config.rank; }
   int dim() const { return config.rank + 1; }

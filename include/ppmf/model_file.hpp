@@ -12,10 +12,11 @@
 
 namespace ppmf {
 
-// Bumped whenever the payload layout changes. This build writes version 2 (full-covariance group
-// priors, the size-biased prior of new users, validation metrics in the history) and also reads
-// version 1 (diagonal priors: loaded as diagonal covariances; no size-biased prior).
-constexpr uint32_t kModelFormatVersion = 2;
+// Bumped whenever the payload layout changes. This build writes version 3 (the watch model's
+// part, when trained) and reads versions 1 (diagonal priors: loaded as diagonal covariances; no
+// size-biased prior of new users) and 2 (full-covariance group priors, the size-biased prior,
+// validation metrics in the history); models of both have no watch part.
+constexpr uint32_t kModelFormatVersion = 3;
 
 void save_model(const Model& m, const std::string& path);
 // The payload checksum: the CRC-32 of zlib (same value), built in.

@@ -7,6 +7,7 @@
 
 #include "ppmf/backend.hpp"
 #include "ppmf/model.hpp"
+#include "ppmf/recommend.hpp"
 
 namespace ppmf {
 
@@ -14,6 +15,7 @@ struct RankingMetrics {
   int k = 10;
   size_t users = 0;  // users with at least one relevant held-out item
   double precision = 0, recall = 0, ndcg = 0;
+  double coverage = 0;  // fraction of the catalog in at least one of the lists
 };
 
 struct RankingSums {
@@ -26,10 +28,18 @@ struct RankingSums {
 };
 
 // Ranks the whole catalog for each user in `users` (extended indices), excluding `exclude[u]`
-// (sorted), and scores the top k against `relevant[u]` (sorted).
+// (sorted), by `options` (its k, objective and watch backend), and scores the top k against
+// `relevant[u]` (sorted).
 RankingMetrics rank_and_score(Backend& backend, const Model& model,
                               const std::vector<int32_t>& users,
                               const std::vector<std::vector<int32_t>>& exclude,
-                              const std::vector<std::vector<int32_t>>& relevant, int k);
+                              const std::vector<std::vector<int32_t>>& relevant,
+                              const RecommendOptions& options);
+
+// The baseline every ranking is judged against: the same users' lists of the most popular items
+// (most training entries, ties by index) they have not seen, scored the same way.
+RankingMetrics most_popular_and_score(const Model& model,
+                                      const std::vector<std::vector<int32_t>>& exclude,
+                                      const std::vector<std::vector<int32_t>>& relevant, int k);
 
 }  // namespace ppmf

@@ -3,6 +3,7 @@
 // predictive mean, by mean + beta * sd (UCB), or by one posterior sample (Thompson sampling).
 #pragma once
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,17 @@ namespace ppmf {
 enum class Explore { kNone, kThompson, kUcb };
 Explore parse_explore(const std::string& s);
 
+// What the list ranks by: the predicted value of an entry as if the item were watched (minutes,
+// rating: the minutes part), how likely the user is to watch the item (the watch score of the
+// watch part), or the expected value of recommending it: clamp(watch score, 0, 1) x the expected
+// value on the original scale. kAuto: kWatch, or kMinutes for a model without a watch part
+// (kWatch finds the held-out views best on MovieLens, Last.fm and Steam; kExpected finds the
+// highly rated ones best on MovieLens: bench/RESULTS.md).
+enum class Objective { kAuto, kMinutes, kWatch, kExpected };
+Objective parse_objective(const std::string& s);  // auto|minutes|watch|expected
+const char* to_string(Objective o);
+Objective resolve_objective(Objective o, const Model& model);
+
 struct RecommendOptions {
   int k = 10;
   bool include_seen = false;
@@ -26,12 +38,17 @@ struct RecommendOptions {
   // the plain group prior instead of the size-biased one (see resolve_pairs).
   const GroupFile* user_groups = nullptr;
   bool plain_prior = false;
+  Objective objective = Objective::kAuto;
+  // A backend loaded with watch_view(model) (watch.hpp) for kWatch and kExpected; null: one is
+  // made on the CPU for each call.
+  Backend* watch = nullptr;
 };
 
 struct Recommendation {
   int32_t item;
-  float score;      // the ranking criterion, model scale
+  float score;      // the ranking criterion (model scale for kMinutes)
   float mean, var;  // predictive, model scale, noise included
+  float watch = NAN, watch_var = NAN;  // the watch score and its posterior variance (watch part)
 };
 
 // `users` are extended indices (see backend.hpp); `seen[u]` the sorted items to exclude for

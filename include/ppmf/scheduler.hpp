@@ -62,6 +62,8 @@ struct TrainReport {
   bool refit = false;        // the kept model was trained again on all entries for chosen_epoch epochs
   EpochMetrics chosen;       // the chosen epoch's metrics (has_valid) when there was validation
   EpochMetrics kept;         // the kept model's epoch (model.history[model.best_epoch - 1])
+  std::string watch_device;  // where the watch part trained ("": it was off)
+  double watch_seconds = 0;  // its share of `seconds`
   double seconds = 0;        // wall time of the whole call
 };
 

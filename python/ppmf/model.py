@@ -22,10 +22,13 @@ def _model_config(rank, transform, pool, tau, prec_a0, prec_b0, init_sd):
 
 
 def _train_config(epochs, valid_frac, refit, patience, min_improvement, seed, checkpoint="",
-                  checkpoint_every=1):
+                  checkpoint_every=1, watch=True, watch_rank=None, watch_alpha=0.0,
+                  watch_zero_weight=8.0, watch_epochs=10):
     return dict(epochs=epochs, valid_frac=valid_frac, refit=refit, patience=patience,
                 min_improvement=min_improvement, seed=seed, checkpoint=checkpoint,
-                checkpoint_every=checkpoint_every)
+                checkpoint_every=checkpoint_every, watch=watch, watch_rank=watch_rank,
+                watch_alpha=watch_alpha, watch_zero_weight=watch_zero_weight,
+                watch_epochs=watch_epochs)
 
 
 def _fspath(x):
@@ -86,7 +89,8 @@ class Model:
             init_sd=0.1, epochs=40, valid_frac=0.05, refit=True, patience=5,
             min_improvement=0.001, seed=1, quiet=False, callback=None, warm_start=None,
             device="auto", threads=0, out=None, metrics_json=None, checkpoint=None,
-            checkpoint_every=1, resume=None):
+            checkpoint_every=1, resume=None, watch=True, watch_rank=None, watch_alpha=0.0,
+            watch_zero_weight=8.0, watch_epochs=10):
         """Trains a model (``ppmf-gpu train``).
 
         data: a DataFrame with columns ``user``, ``item``, ``value`` (names set by those keywords);
@@ -110,6 +114,9 @@ class Model:
             and at the end; ``resume``: continue the run saved in that checkpoint (the same data
             and settings; default checkpoint then: the same file). The resumed run ends with the
             model of the uninterrupted one, bit for bit on the CPU.
+        watch, watch_rank, watch_alpha, watch_zero_weight, watch_epochs: the watch model (which
+            items users watch; ``recommend``'s default objective), as the CLI's --watch-* flags:
+            rank None = ``rank``, alpha 0 = chosen on a validation split of the training data.
         No output may name the same file as an input (``out`` may equal ``warm_start``,
         ``checkpoint`` may equal ``resume``).
 
@@ -154,7 +161,8 @@ class Model:
             warm_start._m if warm_start is not None else None,
             _model_config(rank, transform, pool, tau, prec_a0, prec_b0, init_sd),
             _train_config(epochs, valid_frac, refit, patience, min_improvement, seed,
-                          _fspath(checkpoint), checkpoint_every),
+                          _fspath(checkpoint), checkpoint_every, watch, watch_rank, watch_alpha,
+                          watch_zero_weight, watch_epochs),
             _fspath(resume), str(device), threads, on_epoch, on_note)
         fitted = cls(model, device=device, threads=threads, report=report, train=table)
         if out is not None:
@@ -230,21 +238,25 @@ class Model:
     def recommend(self, users, k=10, *, history=None, user_groups=None, candidates=None,
                   include_seen=False, explore="none", ucb_beta=1.0, seed=1, plain_prior=False,
                   scale="original", device=None, as_frame=True, user="user", item="item",
-                  value="value"):
+                  value="value", objective="auto"):
         """Top-k items per user (``ppmf-gpu recommend``): a DataFrame (or with ``as_frame=False``
-        or without pandas, a dict of arrays) with columns user, rank, item, score, mean, sd.
+        or without pandas, a dict of arrays) with columns user, rank, item, score, mean, sd, and
+        watch, watch_sd for a model with a watch part.
 
-        Ranked by the predictive mean, or by one posterior draw (``explore="thompson"``, seeded by
-        ``seed``), or by mean + ``ucb_beta`` * sd (``"ucb"``); score is on the model scale, mean
-        and sd on ``scale``. Seen items are excluded unless ``include_seen``. Users unknown to the
-        model rank from their ``history`` (folded in first) or else their prior.
+        Ranked by ``objective``: "watch" (the watch score: how likely the user is to watch the
+        item), "minutes" (the predicted value if watched), "expected" (their product), "auto"
+        (watch, or minutes without a watch part); by one posterior draw of both parts with
+        ``explore="thompson"`` (seeded by ``seed``), or mean + ``ucb_beta`` * sd with "ucb".
+        mean and sd are the value's, on ``scale``. Seen items are excluded unless
+        ``include_seen``. Users unknown to the model rank from their ``history`` (folded in
+        first) or else their prior.
         """
         ids = _data.ids_from(users, "users")
         model = self._with_history(history, user_groups, plain_prior, user, item, value)
         cands = None if candidates is None else _data.ids_from(candidates, "candidates")
         r = model._scorer(device).recommend(ids, k, explore, ucb_beta, seed, include_seen, cands,
                                             _data.groups_from(user_groups, "user_groups"),
-                                            plain_prior)
+                                            plain_prior, objective)
         mean, sd = self._to_scale(scale, r["mean"], r["var"])
         cols = {
             "user": np.asarray(ids, dtype=object)[r["user_row"]],
@@ -254,23 +266,29 @@ class Model:
             "mean": mean,
             "sd": sd,
         }
+        if self._m.has_watch:
+            cols["watch"] = r["watch"].astype(np.float64)
+            cols["watch_sd"] = np.sqrt(r["watch_var"].astype(np.float64))
         if as_frame and _data.pd is not None:
             return _data.pd.DataFrame(cols)
         return cols
 
     def evaluate(self, test, *, k=10, relevant=None, user_groups=None, item_groups=None,
                  plain_prior=False, device=None, user="user", item="item", value="value",
-                 columns=None, duplicates="error"):
+                 columns=None, duplicates="error", objective="auto"):
         """Scores the model on held-out entries (``ppmf-gpu eval``): a dict with "overall" and
-        "by_user_history" (n, rmse, mae, nll, coverage90 on the model scale) and "ranking"
-        (precision, recall and NDCG at k; entries above ``relevant``, raw scale, are relevant,
-        default the training mean), the same fields as the CLI's --json."""
+        "by_user_history" (n, rmse, mae, nll, coverage90 on the model scale), "ranking"
+        (precision, recall, NDCG at k and catalog coverage of the lists ranked by ``objective``)
+        and "most_popular" (the same for the most popular unseen items). Entries above
+        ``relevant`` (raw scale; default the training mean) are relevant, or every entry with
+        ``relevant="all"``. The same fields as the CLI's --json."""
         table = _data.table_from(test, user=user, item=item, value=value, columns=columns,
                                  duplicates=duplicates, name="test")
-        return self._scorer(device).evaluate(table, k, relevant,
+        every = isinstance(relevant, str) and relevant == "all"
+        return self._scorer(device).evaluate(table, k, None if every else relevant, every,
                                              _data.groups_from(user_groups, "user_groups"),
                                              _data.groups_from(item_groups, "item_groups"),
-                                             plain_prior)
+                                             plain_prior, objective)
 
     # ------------------------------------------------------------------------------------ files
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ppmf/watch.hpp"
 #include "ppmf/files.hpp"
 #include "ppmf/backend.hpp"
 #include "ppmf/coldstart.hpp"
@@ -224,6 +225,11 @@ TrainConfig train_config_of(const py::dict& d) {
   c.seed = d["seed"].cast<uint64_t>();
   c.checkpoint = d["checkpoint"].cast<std::string>();
   c.checkpoint_every = d["checkpoint_every"].cast<int>();
+  c.watch.enabled = d["watch"].cast<bool>();
+  c.watch.rank = d["watch_rank"].is_none() ? -1 : d["watch_rank"].cast<int>();
+  c.watch.alpha = d["watch_alpha"].cast<float>();
+  c.watch.zero_weight = d["watch_zero_weight"].cast<float>();
+  c.watch.epochs = d["watch_epochs"].cast<int>();
   validate(c);
   return c;
 }
@@ -248,6 +254,10 @@ py::dict defaults() {
   d["patience"] = t.patience;
   d["min_improvement"] = t.min_improvement;
   d["seed"] = t.seed;
+  d["watch"] = t.watch.enabled;
+  d["watch_alpha"] = t.watch.alpha;
+  d["watch_zero_weight"] = t.watch.zero_weight;
+  d["watch_epochs"] = t.watch.epochs;
   d["k"] = r.k;
   d["ucb_beta"] = r.ucb_beta;
   d["eval_k"] = e.k;
@@ -263,6 +273,11 @@ class Scorer {
       : model_(std::move(model)), backend_(open_backend(device, threads, &note_)) {
     py::gil_scoped_release unlocked;
     backend_->load_model(*model_);
+    if (model_->watch.present) {  // the watch part, for the watch and expected objectives
+      std::string ignored;
+      watch_ = open_backend(device, threads, &ignored);
+      watch_->load_model(watch_view(*model_));
+    }
   }
   std::string device() const { return backend_->name(); }
   const std::string& note() const { return note_; }
@@ -283,8 +298,11 @@ class Scorer {
   py::dict recommend_for(const std::vector<std::string>& users, int k, const std::string& explore,
                          double ucb_beta, uint64_t seed, bool include_seen,
                          const std::optional<std::vector<std::string>>& candidates,
-                         const std::optional<GroupFile>& user_groups, bool plain_prior) {
+                         const std::optional<GroupFile>& user_groups, bool plain_prior,
+                         const std::string& objective) {
     RecommendOptions o;
+    o.objective = parse_objective(objective);
+    o.watch = watch_.get();
     o.k = k;
     o.explore = parse_explore(explore);
     o.ucb_beta = ucb_beta;
@@ -299,7 +317,7 @@ class Scorer {
       lists = recommend(*backend_, *model_, users, o);
     }
     std::vector<int32_t> row, rank, item;
-    std::vector<float> score, mean, var;
+    std::vector<float> score, mean, var, watch, watch_var;
     for (size_t u = 0; u < lists.size(); ++u)
       for (size_t r = 0; r < lists[u].size(); ++r) {
         row.push_back(static_cast<int32_t>(u));
@@ -308,6 +326,8 @@ class Scorer {
         score.push_back(lists[u][r].score);
         mean.push_back(lists[u][r].mean);
         var.push_back(lists[u][r].var);
+        watch.push_back(lists[u][r].watch);
+        watch_var.push_back(lists[u][r].watch_var);
       }
     py::dict out;
     out["user_row"] = to_numpy(row);
@@ -316,13 +336,19 @@ class Scorer {
     out["score"] = to_numpy(score);
     out["mean"] = to_numpy(mean);
     out["var"] = to_numpy(var);
+    out["watch"] = to_numpy(watch);
+    out["watch_var"] = to_numpy(watch_var);
     return out;
   }
 
   py::dict evaluate_on(const Ratings& table, int k, const std::optional<double>& relevant,
-                       const std::optional<GroupFile>& user_groups,
-                       const std::optional<GroupFile>& item_groups, bool plain_prior) {
+                       bool relevant_all, const std::optional<GroupFile>& user_groups,
+                       const std::optional<GroupFile>& item_groups, bool plain_prior,
+                       const std::string& objective) {
     EvalOptions o;
+    o.objective = parse_objective(objective);
+    o.watch = watch_.get();
+    o.relevant_all = relevant_all;
     o.user_groups = ptr(user_groups);
     o.item_groups = ptr(item_groups);
     o.plain_prior = plain_prior;
@@ -340,7 +366,7 @@ class Scorer {
  private:
   std::shared_ptr<Model> model_;
   std::string note_;
-  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Backend> backend_, watch_;
 };
 
 py::tuple train_model(const Ratings& train_table, const Ratings* test,
@@ -573,6 +599,7 @@ PYBIND11_MODULE(_ppmf, m) {
       .def_property_readonly("mu0", [](const Model& x) { return x.mu0; })
       .def_property_readonly("sigma2", [](const Model& x) { return x.sigma2; })
       .def_property_readonly("n_train", [](const Model& x) { return x.n_train; })
+      .def_property_readonly("has_watch", [](const Model& x) { return x.watch.present; })
       .def_property_readonly("best_epoch", [](const Model& x) { return x.best_epoch; })
       .def_property_readonly("history", &history_of)
       .def("posterior", &side_posterior)

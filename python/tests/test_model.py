@@ -94,7 +94,9 @@ def test_fold_in_then_recommend_for_a_new_user(model, watch_data):
                                        "entries_unknown_item": 0}
     assert "newcomer" not in list(model.posterior()["ids"]), "fold_in returns a new model"
     top = newcomer.recommend("newcomer", k=5)
-    assert list(top.columns) == ["user", "rank", "item", "score", "mean", "sd"]
+    assert list(top.columns) == ["user", "rank", "item", "score", "mean", "sd", "watch",
+                                 "watch_sd"]
+    np.testing.assert_array_equal(top["score"], top["watch"].astype(np.float32))  # auto: watch
     assert list(top["rank"]) == [1, 2, 3, 4, 5]
     assert not set(views) & set(top["item"]), "seen items are excluded"
     assert np.all(np.diff(top["score"]) <= 0)
@@ -111,7 +113,8 @@ def test_fold_in_then_recommend_for_a_new_user(model, watch_data):
 def test_evaluate_has_the_cli_json_fields(model, watch_data):
     d, ratings, ug, ig = watch_data
     r = model.evaluate(ratings.iloc[::7], k=5, relevant=10.0)
-    assert set(r) == {"overall", "by_user_history", "ranking"}
+    assert set(r) == {"overall", "by_user_history", "ranking", "objective", "most_popular"}
+    assert r["objective"] == "watch"
     assert r["overall"]["n"] == len(ratings.iloc[::7])
     assert sum(b["n"] for b in r["by_user_history"].values()) == r["overall"]["n"]
     assert r["ranking"]["k"] == 5 and r["ranking"]["users"] > 0
@@ -209,6 +212,8 @@ def test_given_n_protocol(watch_data):
     r = ppmf.given_n(ratings, n=(0, 2), holdout_users=0.3, user_groups=ug, item_groups=ig,
                      transform="log1p", **FAST)
     rows = pd.DataFrame(r["rows"])
-    assert set(rows["model"]) == {"pooled", "pooled-plain", "unpooled", "item-mean"}
-    assert len(rows) == 16 and rows["rmse"].notna().all()
+    assert set(rows["model"]) == {"pooled", "pooled-plain", "unpooled", "item-mean",
+                                  "most-popular"}
+    assert len(rows) == 20
+    assert rows["rmse"].notna().sum() == 16 and rows["recall"].notna().all()
     assert r["held_out_users"] > 0 and not r["by_time"]

@@ -51,7 +51,7 @@ std::string container(const char (&magic)[9], uint32_t newest, std::string_view 
   const auto mode = static_cast<unsigned char>(bytes[0]);
   bytes.remove_prefix(1);
   if (mode & 0x80) return std::string(bytes);
-  return wrapped(magic, newest > 1 && (mode & 1) == 0 ? newest - 1 : newest, bytes);
+  return wrapped(magic, 1 + (mode & 0x7f) % newest, bytes);
 }
 
 // Predictions for every known user with the first item, and for an unknown user and item: what

@@ -15,7 +15,8 @@ bool ratings_reader(std::string_view bytes);
 // Group files ("id,group").
 bool group_reader(std::string_view bytes);
 // Model files and checkpoints: the first byte chooses between the raw file (bit 7 set) and the
-// rest as a payload wrapped in a valid header (version from bit 0; checksum computed), so the
+// rest as a payload wrapped in a valid header (version 1 + (byte mod the newest); checksum
+// computed), so the
 // decoder, not the checksum, meets the damage. A model that loads is then used for predictions.
 bool model_file(std::string_view bytes);
 bool checkpoint_file(std::string_view bytes);

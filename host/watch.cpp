@@ -1,0 +1,135 @@
+// The watch model's host side: the view that serves it, the implicit background and fold-in.
+#include "ppmf/watch.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "cpus.hpp"
+#include "ppmf/foldin.hpp"
+#include "row_solver.hpp"
+#include "spd.hpp"
+
+namespace ppmf {
+
+Model watch_view(const Model& m) {
+  if (!m.watch.present) throw Error("the model has no watch part (train it with the watch model on)");
+  Model v;
+  v.config = m.config;
+  v.config.rank = m.watch.config.rank;
+  v.users = m.users;
+  v.items = m.items;
+  v.user_groups = m.user_groups;
+  v.item_groups = m.item_groups;
+  v.user_count = m.user_count;
+  v.item_count = m.item_count;
+  v.U = m.watch.U;
+  v.V = m.watch.V;
+  v.user_prior = m.watch.user_prior;
+  v.item_prior = m.watch.item_prior;
+  v.mu0 = 0.0f;
+  v.sigma2 = 0.0f;  // a score, not a noisy observation: its variance is the posterior's alone
+  v.n_train = m.n_train;
+  v.seen_offsets = m.seen_offsets;
+  v.seen_items = m.seen_items;
+  v.best_epoch = m.best_epoch;
+  compute_new_user_prior(v);
+  return v;
+}
+
+void implicit_background(const GuideBlock& g, int threads, std::vector<double>& p,
+                         std::vector<double>& b) {
+  const int d = g.rank, dim = d + 1;
+  const size_t d2 = static_cast<size_t>(dim) * dim;
+  constexpr int kRows = 4096;
+  const int chunks = (g.n + kRows - 1) / kRows;
+  std::vector<double> part_p(static_cast<size_t>(chunks) * d2),
+      part_b(static_cast<size_t>(chunks) * dim);
+#pragma omp parallel num_threads(threads > 0 ? threads : usable_cpus())
+  {
+    RowSolver solver(d);
+    std::vector<float> mean(dim), var(dim);
+#pragma omp for schedule(dynamic, 1)
+    for (int c = 0; c < chunks; ++c) {
+      solver.begin();
+      for (int j = c * kRows; j < std::min(g.n, (c + 1) * kRows); ++j) {
+        for (int k = 0; k < d; ++k) {
+          mean[k] = g.mean_row(j)[k];
+          var[k] = std::exp(2.0f * g.logsd_row(j)[k]);
+        }
+        mean[d] = g.bias_mean[j];
+        solver.add(mean.data(), var.data(), 0.0f);
+      }
+      solver.totals(&part_p[static_cast<size_t>(c) * d2], &part_b[static_cast<size_t>(c) * dim]);
+    }
+  }
+  p.assign(d2, 0.0);
+  b.assign(dim, 0.0);
+  for (int c = 0; c < chunks; ++c) {
+    for (size_t k = 0; k < d2; ++k) p[k] += part_p[c * d2 + k];
+    for (int k = 0; k < dim; ++k) b[k] += part_b[static_cast<size_t>(c) * dim + k];
+  }
+}
+
+void fold_in_watch(Model& model, const std::vector<int32_t>& users, int threads) {
+  WatchPart& w = model.watch;
+  if (!w.present || users.empty()) return;
+  const int d = w.config.rank, dim = d + 1;
+  const size_t d2 = static_cast<size_t>(dim) * dim;
+  const float w0 = w.config.zero_weight, c = watch_confidence(w.config);
+  std::vector<double> bg_p, bg_b;
+  implicit_background(w.V, threads, bg_p, bg_b);
+  // Each group's prior precision and precision-times-mean, with the background added.
+  const PriorBlock& prior = w.user_prior;
+  std::vector<double> prec(prior.n_groups * d2), prec_mean(static_cast<size_t>(prior.n_groups) * dim);
+  for (int g = 0; g < prior.n_groups; ++g) {
+    std::vector<double> cov(prior.cov_of(g), prior.cov_of(g) + d2);
+    double* pg = &prec[g * d2];
+    if (!spd::invert(cov.data(), dim, pg))
+      throw Error("watch fold-in: a prior covariance is not positive definite");
+    for (int a = 0; a < dim; ++a) {
+      double s = 0;
+      for (int k = 0; k < dim; ++k) s += pg[a * dim + k] * prior.mean_of(g)[k];
+      prec_mean[static_cast<size_t>(g) * dim + a] = s + w0 * bg_b[a];
+    }
+    for (size_t k = 0; k < d2; ++k) pg[k] += w0 * bg_p[k];
+  }
+  bool failed = false;
+#pragma omp parallel num_threads(threads > 0 ? threads : usable_cpus())
+  {
+    RowSolver solver(d);
+    std::vector<float> mean(dim), var(dim);
+    std::vector<double> post_mean(dim), post_var(dim);
+#pragma omp for schedule(dynamic, 64)
+    for (long k = 0; k < static_cast<long>(users.size()); ++k) {
+      const int32_t i = users[k];
+      solver.begin();
+      for (const int32_t j : seen_items_of(model, i)) {
+        for (int a = 0; a < d; ++a) {
+          mean[a] = w.V.mean_row(j)[a];
+          var[a] = std::exp(2.0f * w.V.logsd_row(j)[a]);
+        }
+        mean[d] = w.V.bias_mean[j];
+        var[d] = 0.0f;
+        solver.add(mean.data(), var.data(), c / (c - w0), c - w0);
+      }
+      const size_t g = static_cast<size_t>(model.user_groups.of[i]);
+      if (!solver.finish(1.0, &prec[g * d2], &prec_mean[g * dim], post_mean.data(),
+                         post_var.data())) {
+#pragma omp atomic write
+        failed = true;
+        continue;
+      }
+      float* um = w.U.mean.data() + static_cast<size_t>(i) * w.U.stride;
+      float* ul = w.U.logsd.data() + static_cast<size_t>(i) * w.U.stride;
+      for (int a = 0; a < d; ++a) {
+        um[a] = static_cast<float>(post_mean[a]);
+        ul[a] = static_cast<float>(0.5 * std::log(post_var[a]));
+      }
+      w.U.bias_mean[i] = static_cast<float>(post_mean[d]);
+      w.U.bias_logsd[i] = static_cast<float>(0.5 * std::log(post_var[d]));
+    }
+  }
+  if (failed) throw Error("watch fold-in: a posterior precision is not positive definite");
+}
+
+}  // namespace ppmf
