@@ -57,8 +57,9 @@ std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model
                                                    const RecommendOptions& opt) {
   if (opt.k < 1) throw ConfigError("k", "must be at least 1, got " + std::to_string(opt.k));
   const Objective objective = resolve_objective(opt.objective, model);
-  const bool with_watch = objective != Objective::kMinutes;
-  if (with_watch && !model.watch.present)
+  // A model's watch part is always scored (Recommendation::watch), whatever ranks the list.
+  const bool with_watch = model.watch.present;
+  if (objective != Objective::kMinutes && !with_watch)
     throw ConfigError("objective", std::string("'") + to_string(objective) +
                                        "' needs a model with a watch part (this one has none)");
   // Without a watch backend from the caller, one is made on the CPU for this call.

@@ -480,7 +480,7 @@ Model fit_watch(Backend& b, const Ratings& table, const TrainInputs& in, const T
 // split of the training entries (carved as for the number of epochs) scores recall@10 of each
 // candidate's lists (every validation entry relevant, training items excluded) after fitting on
 // the rest; alpha = zero_weight x ratio over ratios 1, 4, 16, 64, then halving and doubling
-// the best. The best signal-to-zeros ratio grows as the data get sparser (MovieLens 100K: about
+// the best for as long as that improves. The best signal-to-zeros ratio grows as the data get sparser (MovieLens 100K: about
 // 2, Last.fm: about 20), so no single default fits.
 float choose_watch_alpha(Backend& b, const Ratings& all, const TrainInputs& in,
                          const TrainConfig& tc, WatchConfig wc, const ModelConfig& base,
@@ -530,10 +530,15 @@ float choose_watch_alpha(Backend& b, const Ratings& all, const TrainInputs& in,
     const double r = score(ratio);
     if (r > best_recall) best_recall = r, best = ratio;
   }
-  const float center = best;
-  for (const float ratio : {center / 2, center * 2}) {
-    const double r = score(ratio);
-    if (r > best_recall) best_recall = r, best = ratio;
+  // Halving and doubling the best, and going on outwards while that improves (at most to
+  // ratios 1/64 and 4096).
+  for (float step : {0.5f, 2.0f}) {
+    for (float ratio = best * step; ratio >= 1.0f / 64 && ratio <= 4096; ratio *= step) {
+      const double r = score(ratio);
+      if (!(r > best_recall)) break;
+      best_recall = r;
+      best = ratio;
+    }
   }
   if (cb.on_note) {
     std::string line = "watch model: alpha chosen on " + std::to_string(users.size()) +

@@ -80,22 +80,37 @@ SynthData generate_synth(const SynthConfig& c) {
     cumulative[j] = total;
   }
   const double mu0 = std::log1p(12.0);  // typical session: about 12 minutes
+  const auto taste = [&](int i, int j) {
+    double t = 0;
+    for (int k = 0; k < d; ++k)
+      t += U[static_cast<size_t>(i) * d + k] * V[static_cast<size_t>(j) * d + k];
+    return t / std::sqrt(d);
+  };
   std::unordered_set<int> seen;
+  std::vector<double> own(c.taste_exposure > 0 ? c.items : 0);  // this user's cumulative weights
   for (int i = 0; i < c.users; ++i) {
     const int views = std::min(draw_views(rng, c), c.items / 2);
+    const std::vector<double>* weights = &cumulative;
+    double user_total = total;
+    if (c.taste_exposure > 0) {
+      user_total = 0;
+      for (int j = 0; j < c.items; ++j) {
+        user_total += (cumulative[j] - (j > 0 ? cumulative[j - 1] : 0.0)) *
+                      std::exp(c.taste_exposure * taste(i, j));
+        own[j] = user_total;
+      }
+      weights = &own;
+    }
     seen.clear();
     for (int v = 0; v < views; ++v) {
       int j;
       do {
         j = static_cast<int>(
-            std::lower_bound(cumulative.begin(), cumulative.end(), rng.uniform() * total) -
-            cumulative.begin());
+            std::lower_bound(weights->begin(), weights->end(), rng.uniform() * user_total) -
+            weights->begin());
         j = std::min(j, c.items - 1);
       } while (!seen.insert(j).second);
-      double mean = mu0 + alpha[i] + beta[j];
-      for (int k = 0; k < d; ++k)
-        mean +=
-            U[static_cast<size_t>(i) * d + k] * V[static_cast<size_t>(j) * d + k] / std::sqrt(d);
+      const double mean = mu0 + alpha[i] + beta[j] + taste(i, j);
       const double y = mean + c.noise_sd * rng.normal();
       const double minutes = std::round(std::max(0.0, std::expm1(y)) * 10.0) / 10.0;
       out.ratings.push(i, j, static_cast<float>(minutes));

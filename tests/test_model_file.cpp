@@ -45,7 +45,8 @@ void fill_prior(PriorBlock& p, int groups, int rank, Rng& rng) {
   for (float& x : p.pop_mean) x = static_cast<float>(rng.normal());
 }
 
-// 7 users in 2 groups from a file, 5 items in the implicit group, rank 3 (stride 4), 3 epochs.
+// 7 users in 2 groups from a file, 5 items in the implicit group, rank 3 (stride 4), 3 epochs,
+// a watch part of rank 2.
 Model random_model(uint64_t seed) {
   Rng rng(seed);
   Model m;
@@ -94,6 +95,15 @@ Model random_model(uint64_t seed) {
     m.history.push_back(x);
   }
   m.best_epoch = 3;
+  m.watch.present = true;
+  m.watch.config.rank = 2;
+  m.watch.config.alpha = 13.5f;
+  m.watch.config.zero_weight = 0.25f;
+  m.watch.config.epochs = 7;
+  fill_guide(m.watch.U, 7, 2, rng);
+  fill_guide(m.watch.V, 5, 2, rng);
+  fill_prior(m.watch.user_prior, 2, 2, rng);
+  fill_prior(m.watch.item_prior, 1, 2, rng);
   std::vector<std::vector<int32_t>> seen(7);
   for (int i = 0; i < 7; ++i)
     for (int32_t j = 0; j < 5; ++j)

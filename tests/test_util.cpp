@@ -304,6 +304,19 @@ void expect_same_model(const Model& a, const Model& b, Timings timings) {
     EXPECT_EQ(x.has_test, y.has_test);
   }
   EXPECT_EQ(a.best_epoch, b.best_epoch);
+  ASSERT_EQ(a.watch.present, b.watch.present);
+  if (a.watch.present) {
+    const WatchConfig &x = a.watch.config, &y = b.watch.config;
+    EXPECT_EQ(x.enabled, y.enabled);
+    EXPECT_EQ(x.rank, y.rank);
+    EXPECT_EQ(bits(x.alpha), bits(y.alpha));
+    EXPECT_EQ(bits(x.zero_weight), bits(y.zero_weight));
+    EXPECT_EQ(x.epochs, y.epochs);
+    expect_same(a.watch.U, b.watch.U);
+    expect_same(a.watch.V, b.watch.V);
+    expect_same(a.watch.user_prior, b.watch.user_prior);
+    expect_same(a.watch.item_prior, b.watch.item_prior);
+  }
 }
 
 void write_file(const std::string& path, const std::string& text) {

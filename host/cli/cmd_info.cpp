@@ -76,6 +76,16 @@ int cmd_info(int argc, char** argv) {
   print_side("users", m.users, m.user_groups, m.user_count, m.user_prior);
   print_side("items", m.items, m.item_groups, m.item_count, m.item_prior);
   print_new_users(m);
+  if (m.watch.present) {
+    const WatchConfig& w = m.watch.config;
+    std::printf("watch model: rank %d, alpha %g, zero weight %g, %d sweeps (recommend's default "
+                "objective)\n",
+                w.rank, w.alpha, w.zero_weight, w.epochs);
+    print_side("  watch, users", m.users, m.user_groups, m.user_count, m.watch.user_prior);
+    print_side("  watch, items", m.items, m.item_groups, m.item_count, m.watch.item_prior);
+  } else {
+    std::printf("watch model: none (recommend ranks by the predicted value)\n");
+  }
   if (!m.history.empty()) {
     const EpochMetrics& last = m.history.back();
     const EpochMetrics& best =

@@ -22,6 +22,10 @@ int cmd_synth(int argc, char** argv) {
       .option("genres", num(d.genres), "video genres (item groups)", "N")
       .option("new-user-frac", num(d.new_user_frac), "fraction of users with 1-3 views", "F")
       .option("noise-sd", num(d.noise_sd), "noise sd on the log1p(minutes) scale", "X")
+      .option("taste-exposure", num(d.taste_exposure),
+              "which videos users start: 0 = by popularity alone; S > 0 = popularity x\n"
+              "                            exp(S x the user's taste for the video)",
+              "S")
       .option("seed", num(static_cast<double>(d.seed)), "random seed", "S");
   if (!args.parse(argc, argv)) return 0;
   if (!args.given("out")) throw Error("synth needs --out DIR");
@@ -33,6 +37,7 @@ int cmd_synth(int argc, char** argv) {
   c.genres = static_cast<int>(args.integer("genres", 1, 10000));
   c.new_user_frac = args.real("new-user-frac", 0, 1 - d.heavy_user_frac);
   c.noise_sd = args.real("noise-sd", 0, 10);
+  c.taste_exposure = args.real("taste-exposure", 0, 20);
   c.seed = static_cast<uint64_t>(args.integer("seed", 0, 1LL << 62));
   const SynthData data = generate_synth(c);
   write_synth(data, args.str("out"));

@@ -19,6 +19,10 @@ struct SynthConfig {
   double heavy_user_frac = 0.05;
   double popularity_exponent = 0.9;  // item weight ~ 1 / popularity_rank^exponent
   double noise_sd = 0.5;             // on the log1p(minutes) scale
+  // Which videos a user starts: 0, by popularity alone; s > 0, by popularity times
+  // exp(s x the user's taste for the video, u_i . v_j / sqrt(rank)), so that a model of what
+  // users watch can be tested against a known truth (costs users x items x rank).
+  double taste_exposure = 0.0;
   uint64_t seed = 1;
 };
 
