@@ -62,7 +62,7 @@ void validate(const TrainConfig& c) {
   if (c.watch.enabled) {
     check_integer("watch_rank", c.watch.rank, -1, kMaxRank);
     check_real("watch_alpha", c.watch.alpha, 0, 1e9);  // 0: chosen on validation
-    check_real("watch_zero_weight", c.watch.zero_weight, 0, 1e9, true);
+    check_real("watch_zero_weight", c.watch.zero_weight, 0, 1e9);  // 0: chosen on validation
     check_integer("watch_epochs", c.watch.epochs, 1, 100000);
   }
 }

@@ -476,15 +476,19 @@ Model fit_watch(Backend& b, const Ratings& table, const TrainInputs& in, const T
   return view;
 }
 
-// The watch model's alpha when it is left to the data (WatchConfig::alpha = 0): the validation
-// split of the training entries (carved as for the number of epochs) scores recall@10 of each
-// candidate's lists (every validation entry relevant, training items excluded) after fitting on
-// the rest; alpha = zero_weight x ratio over ratios 1, 4, 16, 64, then halving and doubling
-// the best for as long as that improves. The best signal-to-zeros ratio grows as the data get sparser (MovieLens 100K: about
-// 2, Last.fm: about 20), so no single default fits.
-float choose_watch_alpha(Backend& b, const Ratings& all, const TrainInputs& in,
-                         const TrainConfig& tc, WatchConfig wc, const ModelConfig& base,
-                         const TrainCallbacks& cb, int epoch_label) {
+// The watch model's alpha (and zero weight) when left to the data (WatchConfig: 0): the
+// validation split of the training entries (carved as for the number of epochs) scores
+// recall@10 of each candidate's lists (every validation entry relevant, training items excluded)
+// after fitting on the rest with a third of the sweeps. alpha = zero_weight x ratio over ratios
+// 1, 8, 64, then halving and doubling the best ratio while that improves; then, when the zero
+// weight is left to the data too, the zero weight (from 8) is divided and multiplied by 4 at the
+// best ratio while that improves. The best signal-to-zeros ratio grows as the data get sparser
+// (MovieLens 100K: about 1, Last.fm: about 8), so no single default fits.
+WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInputs& in,
+                                 const TrainConfig& tc, WatchConfig wc, const ModelConfig& base,
+                                 const TrainCallbacks& cb, int epoch_label) {
+  const bool free_zero_weight = wc.zero_weight <= 0;
+  if (free_zero_weight) wc.zero_weight = 8.0f;
   const Split parts = split_by_hash(all, std::max(tc.valid_frac, 0.05), tc.seed ^ 0x5a17ULL);
   const Ratings fit = compact(parts.train);
   // Validation users known to the fit (at most 5,000), their training items and their entries.
@@ -503,56 +507,68 @@ float choose_watch_alpha(Backend& b, const Ratings& all, const TrainInputs& in,
     }
     relevant[r].push_back(j);
   }
-  if (users.empty()) return wc.zero_weight * 4;
+  if (users.empty()) {  // nothing to choose by: a middle value
+    if (wc.alpha <= 0) wc.alpha = wc.zero_weight * 8;
+    return wc;
+  }
   const std::vector<std::vector<int32_t>> fit_seen = items_per_user(fit);
   for (const int32_t u : users) {
     seen.push_back(fit_seen[u]);
     std::sort(seen.back().begin(), seen.back().end());
   }
   for (auto& list : relevant) std::sort(list.begin(), list.end());
-  wc.epochs = std::max(3, wc.epochs / 2);
-  std::vector<std::pair<double, float>> tried;  // (recall, ratio)
-  const auto score = [&](float ratio) {
-    for (const auto& [r, x] : tried)
-      if (x == ratio) return r;
-    wc.alpha = wc.zero_weight * ratio;
-    const Model view = fit_watch(b, fit, in, tc, wc, base, cb, epoch_label);
+  WatchConfig trial = wc;
+  trial.epochs = std::max(3, wc.epochs / 3);  // enough to rank the candidates (tested)
+  std::vector<std::tuple<float, float, double>> tried;  // (zero weight, alpha, recall)
+  const auto score = [&](float zero_weight, float alpha) {
+    for (const auto& [z, a, r] : tried)
+      if (z == zero_weight && a == alpha) return r;
+    trial.zero_weight = zero_weight;
+    trial.alpha = alpha;
+    const Model view = fit_watch(b, fit, in, tc, trial, base, cb, epoch_label);
     RecommendOptions opt;
     opt.k = 10;
     opt.objective = Objective::kMinutes;  // the view's own score: the watch score
     const double recall = rank_and_score(b, view, users, seen, relevant, opt).recall;
-    tried.emplace_back(recall, ratio);
+    tried.emplace_back(zero_weight, alpha, recall);
     return recall;
   };
-  float best = 1;
-  double best_recall = -1;
-  for (const float ratio : {1.0f, 4.0f, 16.0f, 64.0f}) {
-    const double r = score(ratio);
-    if (r > best_recall) best_recall = r, best = ratio;
+  float best_zero = wc.zero_weight, best_ratio = 1;
+  double best = -1;
+  const auto consider = [&](float zero_weight, float ratio) {
+    const double r = score(zero_weight, zero_weight * ratio);
+    if (!(r > best)) return false;
+    best = r;
+    best_zero = zero_weight;
+    best_ratio = ratio;
+    return true;
+  };
+  if (wc.alpha > 0) {
+    consider(wc.zero_weight, wc.alpha / wc.zero_weight);
+  } else {
+    for (const float ratio : {1.0f, 8.0f, 64.0f}) consider(wc.zero_weight, ratio);
+    for (const float step : {0.5f, 2.0f})
+      for (float ratio = best_ratio * step; ratio >= 1.0f / 64 && ratio <= 4096; ratio *= step)
+        if (!consider(wc.zero_weight, ratio)) break;
   }
-  // Halving and doubling the best, and going on outwards while that improves (at most to
-  // ratios 1/64 and 4096).
-  for (float step : {0.5f, 2.0f}) {
-    for (float ratio = best * step; ratio >= 1.0f / 64 && ratio <= 4096; ratio *= step) {
-      const double r = score(ratio);
-      if (!(r > best_recall)) break;
-      best_recall = r;
-      best = ratio;
-    }
-  }
+  if (free_zero_weight)
+    for (const float step : {0.25f, 4.0f})
+      for (float z = best_zero * step; z >= 1.0f / 64 && z <= 4096; z *= step)
+        if (!consider(z, best_ratio)) break;
   if (cb.on_note) {
-    std::string line = "watch model: alpha chosen on " + std::to_string(users.size()) +
-                       " validation users (recall@10):";
-    char item[64];
-    std::sort(tried.begin(), tried.end(),
-              [](const auto& x, const auto& y) { return x.second < y.second; });
-    for (const auto& [r, ratio] : tried) {
-      std::snprintf(item, sizeof item, " %g: %.4f", wc.zero_weight * ratio, r);
+    std::string line = "watch model: weights chosen on " + std::to_string(users.size()) +
+                       " validation users (zero weight/alpha: recall@10):";
+    char item[80];
+    std::sort(tried.begin(), tried.end());
+    for (const auto& [z, a, r] : tried) {
+      std::snprintf(item, sizeof item, " %g/%g: %.4f", z, a, r);
       line += item;
     }
     cb.on_note(line);
   }
-  return wc.zero_weight * best;
+  wc.zero_weight = best_zero;
+  wc.alpha = best_zero * best_ratio;
+  return wc;
 }
 
 // The watch part (WatchConfig) of a trained model, on the table its minutes part was trained
@@ -569,7 +585,8 @@ void train_watch(Backend& backend, Model& model, const Ratings& table, const Tra
     b = cpu.get();
   }
   const int label = static_cast<int>(model.history.size()) + 1;
-  if (wc.alpha <= 0) wc.alpha = choose_watch_alpha(*b, *in.train, in, tc, wc, model.config, cb, label);
+  if (wc.alpha <= 0 || wc.zero_weight <= 0)
+    wc = choose_watch_weights(*b, *in.train, in, tc, wc, model.config, cb, label);
   Model view = fit_watch(*b, table, in, tc, wc, model.config, cb, label);
   model.watch.present = true;
   model.watch.config = wc;

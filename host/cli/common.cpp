@@ -92,7 +92,9 @@ void add_training_options(Args& args, const std::string& default_transform) {
               "                            on a validation split of the training entries)",
               "X")
       .option("watch-zero-weight", num(tc.watch.zero_weight),
-              "watch model: precision of an unwatched pair (all of them, never materialised)", "X")
+              "watch model: precision of an unwatched pair (all of them, never materialised;\n"
+              "                            0 = chosen on a validation split with --watch-alpha 0)",
+              "X")
       .option("watch-epochs", num(tc.watch.epochs), "watch model: sweeps", "N")
       .flag("quiet", "no per-epoch lines on stderr");
 }

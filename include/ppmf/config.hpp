@@ -38,10 +38,11 @@ struct ModelConfig {
 struct WatchConfig {
   bool enabled = true;
   int rank = -1;             // -1: the model's rank
-  // Extra precision of a watched pair; 0: chosen per run on a validation split of the training
-  // entries (see the scheduler), since the best value grows with the data's sparsity.
+  // Extra precision of a watched pair and precision of an unwatched one; 0: chosen per run on a
+  // validation split of the training entries (see the scheduler), since the best values depend
+  // on the data's sparsity.
   float alpha = 0.0f;
-  float zero_weight = 8.0f;  // precision of an unwatched pair
+  float zero_weight = 0.0f;
   int epochs = 10;           // alternating sweeps (users, then items, then pooling)
 };
 

@@ -23,7 +23,7 @@ def _model_config(rank, transform, pool, tau, prec_a0, prec_b0, init_sd):
 
 def _train_config(epochs, valid_frac, refit, patience, min_improvement, seed, checkpoint="",
                   checkpoint_every=1, watch=True, watch_rank=None, watch_alpha=0.0,
-                  watch_zero_weight=8.0, watch_epochs=10):
+                  watch_zero_weight=0.0, watch_epochs=10):
     return dict(epochs=epochs, valid_frac=valid_frac, refit=refit, patience=patience,
                 min_improvement=min_improvement, seed=seed, checkpoint=checkpoint,
                 checkpoint_every=checkpoint_every, watch=watch, watch_rank=watch_rank,
@@ -90,7 +90,7 @@ class Model:
             min_improvement=0.001, seed=1, quiet=False, callback=None, warm_start=None,
             device="auto", threads=0, out=None, metrics_json=None, checkpoint=None,
             checkpoint_every=1, resume=None, watch=True, watch_rank=None, watch_alpha=0.0,
-            watch_zero_weight=8.0, watch_epochs=10):
+            watch_zero_weight=0.0, watch_epochs=10):
         """Trains a model (``ppmf-gpu train``).
 
         data: a DataFrame with columns ``user``, ``item``, ``value`` (names set by those keywords);
@@ -116,7 +116,8 @@ class Model:
             model of the uninterrupted one, bit for bit on the CPU.
         watch, watch_rank, watch_alpha, watch_zero_weight, watch_epochs: the watch model (which
             items users watch; ``recommend``'s default objective), as the CLI's --watch-* flags:
-            rank None = ``rank``, alpha 0 = chosen on a validation split of the training data.
+            rank None = ``rank``, alpha and zero weight 0 = chosen on a validation split of the
+            training data.
         No output may name the same file as an input (``out`` may equal ``warm_start``,
         ``checkpoint`` may equal ``resume``).
 
