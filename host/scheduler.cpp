@@ -518,7 +518,7 @@ WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInpu
   }
   for (auto& list : relevant) std::sort(list.begin(), list.end());
   WatchConfig trial = wc;
-  trial.epochs = std::max(3, wc.epochs / 3);  // enough to rank the candidates (tested)
+  trial.epochs = std::max(2, wc.epochs / 5);  // enough to rank the candidates (tested)
   std::vector<std::tuple<float, float, double>> tried;  // (zero weight, alpha, recall)
   const auto score = [&](float zero_weight, float alpha) {
     for (const auto& [z, a, r] : tried)
