@@ -418,7 +418,7 @@ TEST(Training, CallbacksAndReportFollowTheRun) {
   EXPECT_EQ(notes[0].rfind("early stop:", 0), 0u) << notes[0];
   EXPECT_EQ(notes[1].rfind("refit: " + std::to_string(rep.chosen_epoch) + " epochs", 0), 0u)
       << notes[1];
-  EXPECT_EQ(notes[2].rfind("watch model: alpha chosen on ", 0), 0u) << notes[2];
+  EXPECT_EQ(notes[2].rfind("watch model: weights chosen on ", 0), 0u) << notes[2];
   EXPECT_EQ(notes[3].rfind("watch model: rank 2, 10 sweeps, alpha ", 0), 0u) << notes[3];
   EXPECT_EQ(rep.watch_device, backend->name());
 }
