@@ -287,9 +287,11 @@ TEST_F(Cli, CudaPluginProblemsAreClearErrors) {
 }
 
 TEST_F(Cli, TrainsOnBuiltInDataWithoutArguments) {
-  // The README's first command runs this with the defaults; here fewer epochs keep the test short.
+  // The README's first command runs this with the defaults; here fewer epochs and fixed watch
+  // weights (no search) keep the test short, also under the sanitizers.
   const std::string model = testing::temp_path("cli_builtin.ppmf");
-  const CliRun r = run("train --epochs 2 --device cpu --out " + model);
+  const CliRun r = run("train --epochs 2 --watch-epochs 2 --watch-alpha 8 --watch-zero-weight 8 "
+                       "--device cpu --out " + model);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("no --data given"));
   EXPECT_THAT(r.out, HasSubstr("test_rmse"));
