@@ -243,32 +243,11 @@ class CpuBackend final : public Backend {
                   "values in the model or the data?)");
   }
 
-  // Sum over every row j of the other side of E[w_j w_j^T] and (0 - beta_j) w_j, w_j = [v_j; 1]:
-  // what the implicit zero of each pair would add to a row's system at unit precision. Fixed
-  // chunks summed in order, so the result does not depend on the thread count.
+  // The implicit zeros' share of every row's system (see sum_side_as_zeros).
   void background(const SideState& o, std::vector<double>& p, std::vector<double>& b) const {
-    const int dim = o.dim;
-    const size_t d2 = static_cast<size_t>(dim) * dim;
-    constexpr int kRows = 4096;
-    const int chunks = (o.n + kRows - 1) / kRows;
-    std::vector<double> part_p(static_cast<size_t>(chunks) * d2), part_b(static_cast<size_t>(chunks) * dim);
-#pragma omp parallel num_threads(threads_)
-    {
-      RowSolver solver(o.rank);
-#pragma omp for schedule(dynamic, 1)
-      for (int c = 0; c < chunks; ++c) {
-        solver.begin();
-        for (int j = c * kRows; j < std::min(o.n, (c + 1) * kRows); ++j)
-          solver.add(o.mean(j), o.var(j), 0.0f);
-        solver.totals(&part_p[static_cast<size_t>(c) * d2], &part_b[static_cast<size_t>(c) * dim]);
-      }
-    }
-    p.assign(d2, 0.0);
-    b.assign(dim, 0.0);
-    for (int c = 0; c < chunks; ++c) {
-      for (size_t k = 0; k < d2; ++k) p[k] += part_p[c * d2 + k];
-      for (int k = 0; k < dim; ++k) b[k] += part_b[static_cast<size_t>(c) * dim + k];
-    }
+    sum_side_as_zeros(
+        o.rank, o.n, threads_,
+        [&](int j, RowSolver& solver) { solver.add(o.mean(j), o.var(j), 0.0f); }, p, b);
   }
 
   TrainPassStats train_pass() override {

@@ -20,6 +20,7 @@
 // and flush() solves the queue, which queue() also does when it is full.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -103,5 +104,36 @@ class RowSolver {
   std::vector<char> ok_;
   std::vector<double> out_mean_, out_var_;
 };
+
+// The statistics of every row 0..n-1 of one side taken as entries of value 0 at unit precision
+// (add_row(j, solver) adds row j): sum_j E[w_j w_j^T] and sum_j (0 - beta_j) w_j, the implicit
+// zeros' share of a row's system (the watch model). Summed in fixed chunks of 4,096 rows, in
+// order, so the result does not depend on `threads`.
+template <class AddRow>
+void sum_side_as_zeros(int rank, int n, int threads, AddRow&& add_row, std::vector<double>& p,
+                       std::vector<double>& b) {
+  const int dim = rank + 1;
+  const size_t d2 = static_cast<size_t>(dim) * dim;
+  constexpr int kRows = 4096;
+  const int chunks = (n + kRows - 1) / kRows;
+  std::vector<double> part_p(static_cast<size_t>(chunks) * d2),
+      part_b(static_cast<size_t>(chunks) * dim);
+#pragma omp parallel num_threads(threads)
+  {
+    RowSolver solver(rank);
+#pragma omp for schedule(dynamic, 1)
+    for (int c = 0; c < chunks; ++c) {
+      solver.begin();
+      for (int j = c * kRows; j < std::min(n, (c + 1) * kRows); ++j) add_row(j, solver);
+      solver.totals(&part_p[static_cast<size_t>(c) * d2], &part_b[static_cast<size_t>(c) * dim]);
+    }
+  }
+  p.assign(d2, 0.0);
+  b.assign(dim, 0.0);
+  for (int c = 0; c < chunks; ++c) {
+    for (size_t k = 0; k < d2; ++k) p[k] += part_p[c * d2 + k];
+    for (int k = 0; k < dim; ++k) b[k] += part_b[static_cast<size_t>(c) * dim + k];
+  }
+}
 
 }  // namespace ppmf

@@ -38,36 +38,22 @@ Model watch_view(const Model& m) {
 
 void implicit_background(const GuideBlock& g, int threads, std::vector<double>& p,
                          std::vector<double>& b) {
-  const int d = g.rank, dim = d + 1;
-  const size_t d2 = static_cast<size_t>(dim) * dim;
-  constexpr int kRows = 4096;
-  const int chunks = (g.n + kRows - 1) / kRows;
-  std::vector<double> part_p(static_cast<size_t>(chunks) * d2),
-      part_b(static_cast<size_t>(chunks) * dim);
-#pragma omp parallel num_threads(threads > 0 ? threads : usable_cpus())
-  {
-    RowSolver solver(d);
-    std::vector<float> mean(dim), var(dim);
-#pragma omp for schedule(dynamic, 1)
-    for (int c = 0; c < chunks; ++c) {
-      solver.begin();
-      for (int j = c * kRows; j < std::min(g.n, (c + 1) * kRows); ++j) {
+  const int d = g.rank;
+  sum_side_as_zeros(
+      d, g.n, threads > 0 ? threads : usable_cpus(),
+      [&](int j, RowSolver& solver) {
+        thread_local std::vector<float> m, v;
+        m.resize(d + 1);
+        v.resize(d + 1);
         for (int k = 0; k < d; ++k) {
-          mean[k] = g.mean_row(j)[k];
-          var[k] = std::exp(2.0f * g.logsd_row(j)[k]);
+          m[k] = g.mean_row(j)[k];
+          v[k] = std::exp(2.0f * g.logsd_row(j)[k]);
         }
-        mean[d] = g.bias_mean[j];
-        solver.add(mean.data(), var.data(), 0.0f);
-      }
-      solver.totals(&part_p[static_cast<size_t>(c) * d2], &part_b[static_cast<size_t>(c) * dim]);
-    }
-  }
-  p.assign(d2, 0.0);
-  b.assign(dim, 0.0);
-  for (int c = 0; c < chunks; ++c) {
-    for (size_t k = 0; k < d2; ++k) p[k] += part_p[c * d2 + k];
-    for (int k = 0; k < dim; ++k) b[k] += part_b[static_cast<size_t>(c) * dim + k];
-  }
+        m[d] = g.bias_mean[j];
+        v[d] = 0.0f;
+        solver.add(m.data(), v.data(), 0.0f);
+      },
+      p, b);
 }
 
 void fold_in_watch(Model& model, const std::vector<int32_t>& users, int threads) {
