@@ -223,11 +223,11 @@ class CpuBackend final : public Backend {
         if (s.count[i] == 0) continue;  // q stays as it is: no data, and never read in training
         solver.begin();
         if (implicit) {
-          // An entry of confidence c replaces the background's zero of precision w0: precision
-          // c - w0 more, and P mean gains c (1 - beta) + w0 beta = (c - w0) (c / (c - w0) - beta).
+          // An entry of confidence c replaces the background's zero of weight w0 (entry_math).
           for (size_t e = s.offsets[i]; e < s.offsets[i + 1]; ++e) {
             const float c = s.value[e];
-            solver.add(o.mean(s.other[e]), o.var(s.other[e]), c / (c - w0), c - w0);
+            solver.add(o.mean(s.other[e]), o.var(s.other[e]), math::implicit_value(c, w0),
+                       math::implicit_weight(c, w0));
           }
         } else {
           for (size_t e = s.offsets[i]; e < s.offsets[i + 1]; ++e)

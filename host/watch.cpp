@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "cpus.hpp"
+#include "ppmf/entry_math.hpp"
 #include "ppmf/foldin.hpp"
 #include "row_solver.hpp"
 #include "spd.hpp"
@@ -96,7 +97,8 @@ void fold_in_watch(Model& model, const std::vector<int32_t>& users, int threads)
         }
         mean[d] = w.V.bias_mean[j];
         var[d] = 0.0f;
-        solver.add(mean.data(), var.data(), c / (c - w0), c - w0);
+        solver.add(mean.data(), var.data(), math::implicit_value(c, w0),
+                   math::implicit_weight(c, w0));
       }
       const size_t g = static_cast<size_t>(model.user_groups.of[i]);
       if (!solver.finish(1.0, &prec[g * d2], &prec_mean[g * dim], post_mean.data(),

@@ -142,6 +142,12 @@ class CudaBackend final : public Backend {
     sync();
   }
 
+  bool supports_implicit() const override { return true; }
+  void set_implicit(float zero_weight) override {
+    if (!(zero_weight >= 0)) throw Error("the zero weight must be >= 0");
+    zero_weight_ = zero_weight;
+  }
+
   void solve_rows(Side which, int begin, int end) override {
     activate();
     DeviceSide& s = which == Side::kUsers ? users_ : items_;
@@ -149,8 +155,11 @@ class CudaBackend final : public Backend {
     if (n_train_ == 0) throw Error("no training entries loaded");
     if (begin < 0 || end > s.n || begin > end) throw Error("row range outside the model");
     failed_.zero(stream_);
+    if (zero_weight_ > 0)
+      cuda::implicit_background(o.view(), background_, background_scratch_, sm_count_, stream_);
     cuda::solve_rows(s.view(), o.view(), begin, end, mu0_, sigma2_, failed_.data(), solve_scratch_,
-                     sm_count_, max_shared_bytes_, stream_);
+                     sm_count_, max_shared_bytes_, stream_, zero_weight_,
+                     zero_weight_ > 0 ? background_.data() : nullptr);
     int failed = 0;
     failed_.download(&failed, 1, stream_);
     if (failed)
@@ -344,6 +353,8 @@ class CudaBackend final : public Backend {
 
   DeviceSide users_, items_;
   float mu0_ = 0.f, sigma2_ = 1.f;
+  float zero_weight_ = 0.f;  // implicit zeros (set_implicit); 0 = off
+  DeviceBuffer<double> background_, background_scratch_;
   size_t n_train_ = 0;  // training entries on the device (kept by a reload of the same shape)
   DeviceBuffer<int> failed_;
   DeviceBuffer<double> solve_scratch_, partials_;

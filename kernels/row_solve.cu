@@ -17,6 +17,10 @@ struct SolveArgs {
   double inv_sigma2;
   int* failed;
   double* global_p;  // nullptr: P in shared memory; else one dim x dim slab per block
+  // Implicit zeros (zero_weight > 0): the entries' values are confidences, and zero_weight times
+  // the background (bg_p, lower triangle, and bg_b) joins every row's prior.
+  float zero_weight;
+  const double *bg_p, *bg_b;
 };
 
 // Cell c of a lower triangle enumerated row by row ((0,0), (1,0), (1,1), (2,0), ...) -> (r, col).
@@ -54,9 +58,18 @@ __global__ void __launch_bounds__(kSolveThreads) solve_kernel(SolveArgs a) {
         const int e = idx / dim, k = idx - e * dim;
         const int32_t j = a.s.other[base + e];
         const float* ym = a.o.mean_of(j);
-        W[e * ld + k] = k < rank ? ym[k] : 1.f;
-        V[e * ld + k] = k < rank ? a.o.var_of(j)[k] : 0.f;
-        if (k == rank) T[e] = math::solve_target(a.s.value[base + e], a.mu0, ym[rank]);
+        // A weighted entry (implicit zeros) is staged scaled by sqrt(weight), as the CPU's
+        // RowSolver::add with a weight does.
+        const float value = a.s.value[base + e];
+        const float weight = a.zero_weight > 0.f ? math::implicit_weight(value, a.zero_weight) : 1.f;
+        const float root = sqrtf(weight);
+        W[e * ld + k] = root * (k < rank ? ym[k] : 1.f);
+        V[e * ld + k] = weight * (k < rank ? a.o.var_of(j)[k] : 0.f);
+        if (k == rank)
+          T[e] = root * (a.zero_weight > 0.f
+                             ? math::solve_target(math::implicit_value(value, a.zero_weight), 0.f,
+                                                  ym[rank])
+                             : math::solve_target(value, a.mu0, ym[rank]));
       }
       __syncthreads();
       for (int c = tid; c < cells; c += nt) {
@@ -81,9 +94,12 @@ __global__ void __launch_bounds__(kSolveThreads) solve_kernel(SolveArgs a) {
     const double* P0 = a.s.prec + g * dim * dim;
     for (int c = tid; c < dim * dim; c += nt) {
       const int r = c / dim, col = c - r * dim;
-      if (col <= r) P[c] = P[c] * a.inv_sigma2 + P0[c];
+      if (col <= r)
+        P[c] = P[c] * a.inv_sigma2 + P0[c] + (a.bg_p ? a.zero_weight * a.bg_p[c] : 0.0);
     }
-    for (int k = tid; k < dim; k += nt) b[k] = b[k] * a.inv_sigma2 + a.s.prec_mean[g * dim + k];
+    for (int k = tid; k < dim; k += nt)
+      b[k] = b[k] * a.inv_sigma2 + a.s.prec_mean[g * dim + k] +
+             (a.bg_b ? a.zero_weight * a.bg_b[k] : 0.0);
     if (tid == 0) bad = 0;
     __syncthreads();
 
@@ -153,11 +169,86 @@ __global__ void __launch_bounds__(kSolveThreads) solve_kernel(SolveArgs a) {
   }
 }
 
+// The implicit zeros' background (CPU twin: sum_side_as_zeros in host/row_solver.hpp): block b
+// sums the lower triangle of sum_j E[w_j w_j^T] and sum_j (0 - beta_j) w_j over its chunks of
+// kStage rows into its own slab (dim * dim + dim doubles); sum_slabs then adds the slabs in block
+// order, so the result does not depend on timing.
+__global__ void __launch_bounds__(kSolveThreads) background_kernel(SideView o, double* slabs) {
+  extern __shared__ float staged[];
+  const int dim = o.dim, rank = o.rank, ld = o.stride;
+  float* W = staged;          // kStage rows: [v_mean; 1]
+  float* V = W + kStage * ld;  // kStage rows: [v_var; 0]
+  float* T = V + kStage * ld;  // kStage targets: 0 - beta
+  double* P = slabs + static_cast<size_t>(blockIdx.x) * (dim * dim + dim);
+  double* b = P + dim * dim;
+  const int tid = threadIdx.x, nt = blockDim.x;
+  const int cells = dim * (dim + 1) / 2;
+  for (int c = tid; c < dim * dim + dim; c += nt) P[c] = 0.0;
+  const int chunks = (o.n + kStage - 1) / kStage;
+  for (int chunk = blockIdx.x; chunk < chunks; chunk += gridDim.x) {
+    const int base = chunk * kStage;
+    const int m = o.n - base < kStage ? o.n - base : kStage;
+    for (int idx = tid; idx < m * dim; idx += nt) {
+      const int e = idx / dim, k = idx - e * dim;
+      const float* ym = o.mean_of(base + e);
+      W[e * ld + k] = k < rank ? ym[k] : 1.f;
+      V[e * ld + k] = k < rank ? o.var_of(base + e)[k] : 0.f;
+      if (k == rank) T[e] = math::solve_target(0.f, 0.f, ym[rank]);
+    }
+    __syncthreads();
+    for (int c = tid; c < cells; c += nt) {
+      int r, col;
+      triangle_cell(c, r, col);
+      double acc = 0.0;
+      for (int e = 0; e < m; ++e) acc += static_cast<double>(W[e * ld + r] * W[e * ld + col]);
+      if (r == col)
+        for (int e = 0; e < m; ++e) acc += V[e * ld + r];
+      P[r * dim + col] += acc;
+    }
+    for (int k = tid; k < dim; k += nt) {
+      double acc = 0.0;
+      for (int e = 0; e < m; ++e) acc += static_cast<double>(T[e] * W[e * ld + k]);
+      b[k] += acc;
+    }
+    __syncthreads();
+  }
+}
+
+__global__ void sum_slabs(const double* slabs, int slab_count, int len, double* out) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < len; i += gridDim.x * blockDim.x) {
+    double s = 0.0;
+    for (int k = 0; k < slab_count; ++k) s += slabs[static_cast<size_t>(k) * len + i];
+    out[i] = s;
+  }
+}
+
 }  // namespace
+
+void implicit_background(const SideView& other, DeviceBuffer<double>& out,
+                         DeviceBuffer<double>& scratch, int sm_count, cudaStream_t stream) {
+  const int dim = other.dim, len = dim * dim + dim;
+  const int chunks = (other.n + kStage - 1) / kStage;
+  // At most 256 MB of slabs.
+  long long blocks = std::min<long long>(std::max(chunks, 1), static_cast<long long>(sm_count) * 4);
+  blocks = std::max<long long>(1, std::min<long long>(blocks, (1LL << 28) / (len * 8LL)));
+  scratch.ensure(static_cast<size_t>(blocks) * len);
+  out.ensure(static_cast<size_t>(len));
+  const size_t smem = (2 * static_cast<size_t>(kStage) * other.stride + kStage) * sizeof(float);
+  PPMF_CUDA_CHECK(cudaFuncSetAttribute(background_kernel,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(smem)));
+  background_kernel<<<static_cast<unsigned>(blocks), kSolveThreads, smem, stream>>>(
+      other, scratch.data());
+  PPMF_CUDA_CHECK_LAUNCH("background_kernel");
+  sum_slabs<<<static_cast<unsigned>((len + 255) / 256), 256, 0, stream>>>(
+      scratch.data(), static_cast<int>(blocks), len, out.data());
+  PPMF_CUDA_CHECK_LAUNCH("sum_slabs");
+}
 
 void solve_rows(const SideView& side, const SideView& other, int begin, int end, float mu0,
                 float sigma2, int* failed, DeviceBuffer<double>& scratch, int sm_count,
-                size_t max_shared_bytes, cudaStream_t stream) {
+                size_t max_shared_bytes, cudaStream_t stream, float zero_weight,
+                const double* background) {
   if (begin >= end) return;
   const int dim = side.dim;
   const size_t p_bytes = static_cast<size_t>(dim) * dim * sizeof(double);
@@ -173,8 +264,18 @@ void solve_rows(const SideView& side, const SideView& other, int begin, int end,
   if (!shared_p) scratch.ensure(static_cast<size_t>(blocks) * dim * dim);
   PPMF_CUDA_CHECK(cudaFuncSetAttribute(solve_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(smem)));
-  SolveArgs args{side,   other, begin,  end, mu0, 1.0 / sigma2, failed,
-                 shared_p ? nullptr : scratch.data()};
+  const int dim2 = side.dim * side.dim;
+  SolveArgs args{side,
+                 other,
+                 begin,
+                 end,
+                 mu0,
+                 1.0 / sigma2,
+                 failed,
+                 shared_p ? nullptr : scratch.data(),
+                 background != nullptr ? zero_weight : 0.f,
+                 background,
+                 background != nullptr ? background + dim2 : nullptr};
   solve_kernel<<<static_cast<unsigned>(blocks), kSolveThreads, smem, stream>>>(args);
   PPMF_CUDA_CHECK_LAUNCH("solve_kernel");
 }

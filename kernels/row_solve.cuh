@@ -26,8 +26,17 @@ namespace ppmf::cuda {
 // Solves rows [begin, end) of `side` given `other`. `failed` (device, one int) is set to 1 when
 // some row's precision is not positive definite; `scratch` grows as needed for large ranks.
 // `max_shared_bytes` is the device's opt-in shared memory per block.
+// With `background` (implicit_background's output) the watch model's implicit zeros of weight
+// `zero_weight` join every row (the entries' values are then confidences; mu0 is not used).
 void solve_rows(const SideView& side, const SideView& other, int begin, int end, float mu0,
                 float sigma2, int* failed, DeviceBuffer<double>& scratch, int sm_count,
-                size_t max_shared_bytes, cudaStream_t stream);
+                size_t max_shared_bytes, cudaStream_t stream, float zero_weight = 0.f,
+                const double* background = nullptr);
+
+// The implicit zeros' background of `other` into `out`: the lower triangle of
+// sum_j E[w_j w_j^T] (dim x dim), then sum_j (0 - beta_j) w_j (dim), in double; `scratch` holds
+// per-block partial sums.
+void implicit_background(const SideView& other, DeviceBuffer<double>& out,
+                         DeviceBuffer<double>& scratch, int sm_count, cudaStream_t stream);
 
 }  // namespace ppmf::cuda

@@ -295,6 +295,42 @@ TEST(Training, CudaMatchesCpu) {
   EXPECT_LT(b.history.back().test_rmse, 1.25 * 0.3) << "held-out RMSE near the noise level";
 }
 
+// The watch model's implicit zeros on the GPU (the background kernel and weighted entries)
+// against the CPU backend, both sides, at ranks that keep P in shared memory and that do not.
+TEST(ImplicitZeros, CudaMatchesCpu) {
+  if (!cuda_usable()) GTEST_SKIP() << "no usable GPU (or built without CUDA)";
+  const Ratings r = testing::planted_ratings(3001, 517, 3, 9, 0.3, 41);
+  for (const int rank : {5, 130}) {
+    SCOPED_TRACE("rank " + std::to_string(rank));
+    Model m = testing::random_model(r, rank, 3, 7 + rank);
+    m.mu0 = 0;
+    m.sigma2 = 1;
+    const float w0 = 1.5f;
+    const std::vector<float> confidence(r.size(), w0 + 4.0f);
+    for (const Side side : {Side::kUsers, Side::kItems}) {
+      Model a = m, b = m;
+      auto cpu = make_cpu_backend(2);
+      auto gpu = new_cuda_backend();
+      for (Backend* x : {cpu.get(), gpu.get()}) {
+        ASSERT_TRUE(x->supports_implicit());
+        x->load_model(m);
+        x->set_implicit(w0);
+        x->load_training(r.user, r.item, confidence);
+        x->solve_rows(side, 0, side == Side::kUsers ? m.U.n : m.V.n);
+      }
+      cpu->store_guide(a);
+      gpu->store_guide(b);
+      const GuideBlock& ga = side == Side::kUsers ? a.U : a.V;
+      const GuideBlock& gb = side == Side::kUsers ? b.U : b.V;
+      EXPECT_TRUE(all_close("mean", gb.mean.data(), ga.mean.data(), ga.mean.size(), 1e-3, 1e-4));
+      EXPECT_TRUE(all_close("logsd", gb.logsd.data(), ga.logsd.data(), ga.logsd.size(), 1e-3,
+                            1e-4));
+      EXPECT_TRUE(all_close("bias", gb.bias_mean.data(), ga.bias_mean.data(), ga.bias_mean.size(),
+                            1e-3, 1e-4));
+    }
+  }
+}
+
 // A run interrupted after epoch 3 and resumed from its checkpoint on the GPU ends with the model
 // of the uninterrupted GPU run, within float tolerance (atomics reorder the GPU's sums).
 TEST(Checkpoints, CudaResumeMatchesTheUninterruptedRun) {

@@ -88,6 +88,16 @@ PPMF_HD float solve_target(float r, float mu0, float y_bias) {
   return r - mu0 - y_bias;
 }
 
+// The watch model's entry of confidence c, against the implicit zero of weight w0 that every pair
+// already has (the background): precision c - w0 more, and the value that makes P mean gain
+// c (1 - beta) + w0 beta = (c - w0) (c / (c - w0) - beta) (host/row_solver.hpp, weighted add).
+PPMF_HD float implicit_weight(float c, float w0) {
+  return c - w0;
+}
+PPMF_HD float implicit_value(float c, float w0) {
+  return c / (c - w0);
+}
+
 // Gaussian negative log density of r under N(mean, var).
 PPMF_HD double gaussian_nll(double r, double mean, double var) {
   const double d = r - mean;
