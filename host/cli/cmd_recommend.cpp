@@ -95,8 +95,7 @@ int cmd_recommend(int argc, char** argv) {
 
   const Transform t = scale == "original" ? model.config.transform : Transform::kNone;
   CsvWriter out(args.str("out"));
-  const bool with_watch = !lists.empty() && !lists.front().empty() &&
-                          !std::isnan(lists.front().front().watch);
+  const bool with_watch = model.watch.present;  // the columns do not depend on the lists
   out.write(with_watch ? "user,rank,item,score,mean,sd,watch,watch_sd\n"
                        : "user,rank,item,score,mean,sd\n");
   for (size_t u = 0; u < lists.size(); ++u) {
