@@ -57,11 +57,13 @@ std::vector<std::vector<Recommendation>> recommend(Backend& backend, const Model
                                                    const RecommendOptions& opt) {
   if (opt.k < 1) throw ConfigError("k", "must be at least 1, got " + std::to_string(opt.k));
   const Objective objective = resolve_objective(opt.objective, model);
-  // A model's watch part is always scored (Recommendation::watch), whatever ranks the list.
-  const bool with_watch = model.watch.present;
-  if (objective != Objective::kMinutes && !with_watch)
+  // The watch part is scored when it ranks the list, or when the caller's backend has it at hand
+  // (Recommendation::watch); ranking by minutes alone makes no watch backend of its own.
+  if (objective != Objective::kMinutes && !model.watch.present)
     throw ConfigError("objective", std::string("'") + to_string(objective) +
                                        "' needs a model with a watch part (this one has none)");
+  const bool with_watch =
+      model.watch.present && (objective != Objective::kMinutes || opt.watch != nullptr);
   // Without a watch backend from the caller, one is made on the CPU for this call.
   std::unique_ptr<Backend> own_watch;
   Backend* watch_backend = opt.watch;

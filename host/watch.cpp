@@ -6,7 +6,6 @@
 
 #include "cpus.hpp"
 #include "ppmf/entry_math.hpp"
-#include "ppmf/foldin.hpp"
 #include "row_solver.hpp"
 #include "spd.hpp"
 

@@ -48,7 +48,9 @@ struct Recommendation {
   int32_t item;
   float score;      // the ranking criterion (model scale for kMinutes)
   float mean, var;  // predictive, model scale, noise included
-  float watch = NAN, watch_var = NAN;  // the watch score and its posterior variance (watch part)
+  // The watch score and its posterior variance; NaN when the list ranked by minutes without a
+  // watch backend (RecommendOptions::watch) or the model has no watch part.
+  float watch = NAN, watch_var = NAN;
 };
 
 // `users` are extended indices (see backend.hpp); `seen[u]` the sorted items to exclude for

@@ -234,20 +234,27 @@ TrainConfig train_config_of(const py::dict& d) {
   return c;
 }
 
+py::dict config_dict(const ModelConfig& c) {
+  py::dict d;
+  d["rank"] = c.rank;
+  d["transform"] = to_string(c.transform);
+  d["pool"] = c.pool;
+  d["tau"] = c.tau;
+  d["prec_a0"] = c.prec_a0;
+  d["prec_b0"] = c.prec_b0;
+  d["noise_a"] = c.noise_a;
+  d["noise_b"] = c.noise_b;
+  d["init_sd"] = c.init_sd;
+  return d;
+}
+
 py::dict defaults() {
   const ModelConfig m;
   const TrainConfig t;
   const RecommendOptions r;
   const EvalOptions e;
   const GivenNConfig g;
-  py::dict d;
-  d["rank"] = m.rank;
-  d["transform"] = to_string(m.transform);
-  d["pool"] = m.pool;
-  d["tau"] = m.tau;
-  d["prec_a0"] = m.prec_a0;
-  d["prec_b0"] = m.prec_b0;
-  d["init_sd"] = m.init_sd;
+  py::dict d = config_dict(m);  // the model's settings, then training and serving ones
   d["epochs"] = t.epochs;
   d["valid_frac"] = t.valid_frac;
   d["refit"] = t.refit;
@@ -486,19 +493,6 @@ py::dict side_prior(const Model& m, bool users) {
   return out;
 }
 
-py::dict config_dict(const ModelConfig& c) {
-  py::dict d;
-  d["rank"] = c.rank;
-  d["transform"] = to_string(c.transform);
-  d["pool"] = c.pool;
-  d["tau"] = c.tau;
-  d["prec_a0"] = c.prec_a0;
-  d["prec_b0"] = c.prec_b0;
-  d["noise_a"] = c.noise_a;
-  d["noise_b"] = c.noise_b;
-  d["init_sd"] = c.init_sd;
-  return d;
-}
 
 py::list history_of(const Model& m) {
   return to_dict(to_json(TrainReport{}, m.history))["epochs"];
