@@ -1,0 +1,177 @@
+// The collectives of comm.hpp on top of a transport's three primitives.
+#include "ppmf/comm.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+
+namespace ppmf {
+
+class Comm::Timer {
+ public:
+  explicit Timer(CommStats& s) : s_(s), t0_(std::chrono::steady_clock::now()) { ++s_.calls; }
+  ~Timer() {
+    s_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+
+ private:
+  CommStats& s_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+namespace {
+
+constexpr int64_t kNoFailure = std::numeric_limits<int64_t>::max();
+
+std::string bytes_of(const void* p, size_t n) {
+  return std::string(static_cast<const char*>(p), n);
+}
+
+void check_cut(const std::vector<size_t>& cut, int size) {
+  if (cut.size() != static_cast<size_t>(size) + 1 || cut.front() != 0)
+    throw Error("internal: a slice cut needs P + 1 offsets from 0");
+  for (size_t r = 0; r + 1 < cut.size(); ++r)
+    if (cut[r] > cut[r + 1]) throw Error("internal: slice offsets must not decrease");
+}
+
+}  // namespace
+
+void Comm::agree(const std::string* failure) {
+  const int64_t failed = min_raw(failure ? rank_ : kNoFailure);
+  if (failed == kNoFailure) return;
+  const std::string reason =
+      broadcast_raw(failure && failed == rank_ ? *failure : std::string(), static_cast<int>(failed));
+  throw RemoteFailure(static_cast<int>(failed), reason);
+}
+
+void Comm::fail(const std::string& reason) {
+  agree(&reason);
+  throw RemoteFailure(rank_, reason);  // not reached: agree() throws
+}
+
+std::vector<size_t> Comm::even_cut(size_t n) const {
+  std::vector<size_t> cut(static_cast<size_t>(size_) + 1, 0);
+  const size_t base = n / size_, extra = n % size_;
+  for (size_t r = 0; r < static_cast<size_t>(size_); ++r)
+    cut[r + 1] = cut[r] + base + (r < extra ? 1 : 0);
+  return cut;
+}
+
+void Comm::sum_slices(double* data, const std::vector<size_t>& cut) {
+  Timer t(stats_);
+  agree(nullptr);
+  check_cut(cut, size_);
+  if (size_ == 1) return;
+  std::vector<std::string> to(size_);
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_) continue;
+    to[r] = bytes_of(data + cut[r], (cut[r + 1] - cut[r]) * sizeof(double));
+    stats_.bytes += to[r].size();
+  }
+  const std::vector<std::string> from = exchange_raw(std::move(to));
+  const size_t begin = cut[rank_], n = cut[rank_ + 1] - begin;
+  std::vector<double> acc(n), term(n);
+  for (int r = 0; r < size_; ++r) {
+    const double* x = data + begin;
+    if (r != rank_) {
+      if (from[r].size() != n * sizeof(double)) throw Error("internal: a slice of the wrong size");
+      std::memcpy(term.data(), from[r].data(), from[r].size());
+      x = term.data();
+    }
+    if (r == 0)
+      std::copy_n(x, n, acc.data());
+    else
+      for (size_t k = 0; k < n; ++k) acc[k] += x[k];
+  }
+  std::copy(acc.begin(), acc.end(), data + begin);
+}
+
+void Comm::share_slices(void* data, size_t elem, const std::vector<size_t>& cut) {
+  Timer t(stats_);
+  agree(nullptr);
+  check_cut(cut, size_);
+  if (size_ == 1) return;
+  char* base = static_cast<char*>(data);
+  const std::string mine =
+      bytes_of(base + cut[rank_] * elem, (cut[rank_ + 1] - cut[rank_]) * elem);
+  std::vector<std::string> to(size_);
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_) continue;
+    to[r] = mine;
+    stats_.bytes += mine.size();
+  }
+  const std::vector<std::string> from = exchange_raw(std::move(to));
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_) continue;
+    if (from[r].size() != (cut[r + 1] - cut[r]) * elem)
+      throw Error("internal: a shared slice of the wrong size");
+    std::memcpy(base + cut[r] * elem, from[r].data(), from[r].size());
+  }
+}
+
+void Comm::sum(double* data, size_t n) {
+  if (size_ == 1) {  // still an agreement point, as on every other P
+    Timer t(stats_);
+    agree(nullptr);
+    return;
+  }
+  const std::vector<size_t> cut = even_cut(n);
+  sum_slices(data, cut);
+  share_slices(data, sizeof(double), cut);
+}
+
+std::vector<std::string> Comm::all_gather(const std::string& mine) {
+  Timer t(stats_);
+  agree(nullptr);
+  std::vector<std::string> to(size_);
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_) continue;
+    to[r] = mine;
+    stats_.bytes += mine.size();
+  }
+  std::vector<std::string> from = exchange_raw(std::move(to));
+  from[rank_] = mine;
+  return from;
+}
+
+std::vector<std::string> Comm::all_to_all(std::vector<std::string> to) {
+  Timer t(stats_);
+  agree(nullptr);
+  if (to.size() != static_cast<size_t>(size_)) throw Error("internal: all_to_all needs P parts");
+  for (int r = 0; r < size_; ++r)
+    if (r != rank_) stats_.bytes += to[r].size();
+  return exchange_raw(std::move(to));
+}
+
+std::string Comm::broadcast(const std::string& bytes, int root) {
+  Timer t(stats_);
+  agree(nullptr);
+  if (rank_ == root) stats_.bytes += bytes.size() * static_cast<uint64_t>(size_ - 1);
+  return broadcast_raw(bytes, root);
+}
+
+int64_t Comm::min(int64_t v) {
+  Timer t(stats_);
+  agree(nullptr);
+  return min_raw(v);
+}
+
+namespace {
+
+class SingleProcess final : public Comm {
+ public:
+  SingleProcess() : Comm(0, 1) {}
+  std::string transport() const override { return "single process"; }
+
+ protected:
+  int64_t min_raw(int64_t v) override { return v; }
+  std::vector<std::string> exchange_raw(std::vector<std::string> to) override { return to; }
+  std::string broadcast_raw(const std::string& bytes, int) override { return bytes; }
+};
+
+}  // namespace
+
+std::unique_ptr<Comm> single_process_comm() { return std::make_unique<SingleProcess>(); }
+
+}  // namespace ppmf
