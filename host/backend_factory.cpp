@@ -96,6 +96,20 @@ std::unique_ptr<Backend> cuda_backend(Plugin& p, int index) {
 
 }  // namespace
 
+// Distributed training's row operations (backend.hpp), for backends that do not have them.
+namespace {
+[[noreturn]] void no_distributed(const Backend& b) {
+  throw Error(b.name() + ": distributed training is not available on this device (use --device cpu)");
+}
+}  // namespace
+void Backend::row_statistics(Side, int, int, double*) { no_distributed(*this); }
+void Backend::solve_rows_from(Side, int, int, const double*) { no_distributed(*this); }
+std::vector<double> Backend::implicit_background(Side) { no_distributed(*this); }
+void Backend::set_background(Side, const std::vector<double>&) { no_distributed(*this); }
+void Backend::get_rows(Side, int, int, float*) { no_distributed(*this); }
+void Backend::set_rows(Side, int, int, const float*) { no_distributed(*this); }
+void Backend::set_entry_counts(Side, const std::vector<int32_t>&) { no_distributed(*this); }
+
 std::vector<GpuInfo> list_gpus(std::string* why_none) {
   Plugin& p = plugin();
   std::vector<GpuInfo> gpus;

@@ -140,6 +140,7 @@ class CpuBackend final : public Backend {
 
   void load_model(const Model& model) override {
     check_model_shapes(model);
+    given_background_[0] = given_background_[1] = Background{};
     load_side(users_, model.U, model.user_groups);
     load_side(items_, model.V, model.item_groups);
     set_priors(model);
@@ -173,21 +174,162 @@ class CpuBackend final : public Backend {
   void set_implicit(float zero_weight) override {
     if (!(zero_weight >= 0)) throw Error("the zero weight must be >= 0");
     zero_weight_ = zero_weight;
+    given_background_[0] = given_background_[1] = Background{};
   }
 
   void solve_rows(Side which, int begin, int end) override {
-    SideState& s = which == Side::kUsers ? users_ : items_;
-    const SideState& o = which == Side::kUsers ? items_ : users_;
+    SideState& s = side(which);
+    check_range(s, begin, end);
+    const SideState& o = other(which);
+    solve_side(which, begin, end, [&](long i, RowSolver& solver) {
+      if (s.count[i] == 0) return false;  // q stays as it is: no data, and never read in training
+      add_entries(s, o, i, solver);
+      return true;
+    });
+  }
+
+  void row_statistics(Side which, int begin, int end, double* stats) override {
+    SideState& s = side(which);
+    check_range(s, begin, end);
+    const SideState& o = other(which);
+    const size_t size = row_statistics_size(s.rank);
+#pragma omp parallel num_threads(threads_)
+    {
+      RowSolver solver(s.rank);
+#pragma omp for schedule(dynamic, 16)
+      for (long i = begin; i < end; ++i) {
+        double* out = stats + static_cast<size_t>(i - begin) * size;
+        solver.begin();
+        add_entries(s, o, i, solver);
+        out[0] = static_cast<double>(s.offsets[i + 1] - s.offsets[i]);
+        solver.packed_totals(out + 1);
+      }
+    }
+  }
+
+  void solve_rows_from(Side which, int begin, int end, const double* stats) override {
+    SideState& s = side(which);
+    check_range(s, begin, end);
+    const size_t size = row_statistics_size(s.rank);
+    solve_side(which, begin, end, [&](long i, RowSolver& solver) {
+      const double* in = stats + static_cast<size_t>(i - begin) * size;
+      if (in[0] == 0) return false;
+      solver.set_packed_totals(in + 1);
+      return true;
+    });
+  }
+
+  std::vector<double> implicit_background(Side which) override {
+    std::vector<double> p, b;
+    background(other(which), p, b);
+    return pack_background(side(which).dim, p, b);
+  }
+
+  void set_background(Side which, const std::vector<double>& packed) override {
+    const int dim = side(which).dim;
+    if (packed.size() != row_statistics_size(dim - 1) - 1)
+      throw Error("internal: a background of the wrong size");
+    Background& bg = given_background_[which == Side::kUsers ? 0 : 1];
+    bg.p.assign(static_cast<size_t>(dim) * dim, 0.0);
+    const double* in = packed.data();
+    for (int a = 0; a < dim; ++a)
+      for (int c = 0; c <= a; ++c)
+        bg.p[static_cast<size_t>(a) * dim + c] = bg.p[static_cast<size_t>(c) * dim + a] = *in++;
+    bg.b.assign(in, in + dim);
+    bg.given = true;
+  }
+
+  void get_rows(Side which, int begin, int end, float* rows) override {
+    const SideState& s = side(which);
+    check_range(s, begin, end);
+    for (long i = begin; i < end; ++i) {
+      std::copy_n(s.mean(static_cast<int32_t>(i)), s.dim, rows);
+      std::copy_n(&s.logsd[static_cast<size_t>(i) * s.stride], s.dim, rows + s.dim);
+      rows += 2 * s.dim;
+    }
+  }
+
+  void set_rows(Side which, int begin, int end, const float* rows) override {
+    SideState& s = side(which);
+    check_range(s, begin, end);
+    for (long i = begin; i < end; ++i) {
+      float* m = s.mean(static_cast<int32_t>(i));
+      float* v = s.var(static_cast<int32_t>(i));
+      float* w = &s.logsd[static_cast<size_t>(i) * s.stride];
+      for (int k = 0; k < s.dim; ++k) {
+        m[k] = rows[k];
+        w[k] = rows[s.dim + k];
+        v[k] = std::exp(2.0f * w[k]);  // as a solve writes it
+      }
+      rows += 2 * s.dim;
+    }
+  }
+
+  void set_entry_counts(Side which, const std::vector<int32_t>& counts) override {
+    SideState& s = side(which);
+    if (counts.size() != static_cast<size_t>(s.n)) throw Error("internal: counts of the wrong size");
+    s.count = counts;
+  }
+
+ private:
+  struct Background {
+    bool given = false;
+    std::vector<double> p, b;  // dim x dim, dim
+  };
+
+  SideState& side(Side which) { return which == Side::kUsers ? users_ : items_; }
+  const SideState& other(Side which) const { return which == Side::kUsers ? items_ : users_; }
+
+  static void check_range(const SideState& s, long begin, long end) {
     if (s.offsets.empty()) throw Error("no training entries loaded");
     if (begin < 0 || end > s.n || begin > end) throw Error("row range outside the model");
+  }
+
+  static std::vector<double> pack_background(int dim, const std::vector<double>& p,
+                                             const std::vector<double>& b) {
+    std::vector<double> out;
+    for (int a = 0; a < dim; ++a)
+      for (int c = 0; c <= a; ++c) out.push_back(p[static_cast<size_t>(a) * dim + c]);
+    out.insert(out.end(), b.begin(), b.end());
+    return out;
+  }
+
+  // Row i's entries into `solver`, as its exact update sums them.
+  void add_entries(const SideState& s, const SideState& o, long i, RowSolver& solver) const {
+    if (zero_weight_ > 0) {
+      // An entry of confidence c replaces the background's zero of weight w0 (entry_math).
+      const float w0 = zero_weight_;
+      for (size_t e = s.offsets[i]; e < s.offsets[i + 1]; ++e) {
+        const float c = s.value[e];
+        solver.add(o.mean(s.other[e]), o.var(s.other[e]), math::implicit_value(c, w0),
+                   math::implicit_weight(c, w0));
+      }
+    } else {
+      for (size_t e = s.offsets[i]; e < s.offsets[i + 1]; ++e)
+        solver.add(o.mean(s.other[e]), o.var(s.other[e]), s.value[e] - mu0_);
+    }
+  }
+
+  // Solves rows [begin, end) of a side: fill(i, solver) starts row i's statistics in `solver`
+  // (after begin()) and returns false to leave the row as it is; the group prior (with the
+  // implicit zeros' background when they are on) and the noise are added here.
+  template <class Fill>
+  void solve_side(Side which, long begin, long end, Fill&& fill) {
+    SideState& s = side(which);
     const double inv_sigma2 = 1.0 / sigma2_;
     const int dim = s.dim;
     // Implicit zeros: every group's prior gains zero_weight times the other side's background.
     const bool implicit = zero_weight_ > 0;
     std::vector<double> prec, prec_mean;
     if (implicit) {
+      const Background& given = given_background_[which == Side::kUsers ? 0 : 1];
       std::vector<double> bg_p, bg_b;
-      background(o, bg_p, bg_b);
+      if (given.given) {
+        bg_p = given.p;
+        bg_b = given.b;
+      } else {
+        background(other(which), bg_p, bg_b);
+      }
       prec = s.priors.prec;
       prec_mean = s.priors.prec_mean;
       const size_t d2 = static_cast<size_t>(dim) * dim;
@@ -198,7 +340,6 @@ class CpuBackend final : public Backend {
     }
     const double* group_prec = implicit ? prec.data() : s.priors.prec.data();
     const double* group_prec_mean = implicit ? prec_mean.data() : s.priors.prec_mean.data();
-    const float w0 = zero_weight_;
     bool failed = false;
 #pragma omp parallel num_threads(threads_)
     {
@@ -220,19 +361,8 @@ class CpuBackend final : public Backend {
       };
 #pragma omp for schedule(dynamic, 16)
       for (long i = begin; i < end; ++i) {
-        if (s.count[i] == 0) continue;  // q stays as it is: no data, and never read in training
         solver.begin();
-        if (implicit) {
-          // An entry of confidence c replaces the background's zero of weight w0 (entry_math).
-          for (size_t e = s.offsets[i]; e < s.offsets[i + 1]; ++e) {
-            const float c = s.value[e];
-            solver.add(o.mean(s.other[e]), o.var(s.other[e]), math::implicit_value(c, w0),
-                       math::implicit_weight(c, w0));
-          }
-        } else {
-          for (size_t e = s.offsets[i]; e < s.offsets[i + 1]; ++e)
-            solver.add(o.mean(s.other[e]), o.var(s.other[e]), s.value[e] - mu0_);
-        }
+        if (!fill(i, solver)) continue;
         const size_t g = static_cast<size_t>(s.group[i]);
         solver.queue(inv_sigma2, &group_prec[g * dim * dim], &group_prec_mean[g * dim], i, write);
       }
@@ -243,6 +373,7 @@ class CpuBackend final : public Backend {
                   "values in the model or the data?)");
   }
 
+ public:
   // The implicit zeros' share of every row's system (see sum_side_as_zeros).
   void background(const SideState& o, std::vector<double>& p, std::vector<double>& b) const {
     sum_side_as_zeros(
@@ -458,6 +589,7 @@ class CpuBackend final : public Backend {
   SideState users_, items_;
   float mu0_ = 0.f, sigma2_ = 1.f;
   float zero_weight_ = 0.f;  // implicit zeros (set_implicit); 0 = off
+  Background given_background_[2];  // set_background, per side (users, items)
   std::vector<int32_t> user_, item_;
   std::vector<float> value_;
   std::vector<float> items_t_mean_, items_t_var_, item_bias_mean_, item_bias_var_;

@@ -552,9 +552,9 @@ constexpr Container kCheckpointFile{kCheckpointMagic, "checkpoint", "checkpoint"
                                     kCheckpointFormatVersion};
 
 // Serializes `put(writer)` after a header-sized gap, then fills the header in (the payload is not
-// copied), and writes the file atomically.
+// copied); save_container writes the bytes atomically.
 template <class Put>
-void save_container(const Container& c, const std::string& path, OnCancel on_cancel, Put&& put) {
+std::string container_bytes(const Container& c, Put&& put) {
   std::string file(kHeaderSize, '\0');
   Writer payload(file);
   put(payload);
@@ -565,7 +565,12 @@ void save_container(const Container& c, const std::string& path, OnCancel on_can
   h.u64(body.size());
   h.u32(crc32_of(body));
   file.replace(0, kHeaderSize, header);
-  write_atomically(path, file, on_cancel);
+  return file;
+}
+
+template <class Put>
+void save_container(const Container& c, const std::string& path, OnCancel on_cancel, Put&& put) {
+  write_atomically(path, container_bytes(c, put), on_cancel);
 }
 
 // The payload of a file, its header checked; `version` receives the file's version.
@@ -645,6 +650,10 @@ void put_nested_model(Writer& w, const Model& m) {
 
 void save_model(const Model& m, const std::string& path) {
   save_container(kModelFile, path, OnCancel::kDiscard, [&](Writer& w) { put_model(w, m); });
+}
+
+std::string model_file_bytes(const Model& m) {
+  return container_bytes(kModelFile, [&](Writer& w) { put_model(w, m); });
 }
 
 Model load_model(const std::string& path) {

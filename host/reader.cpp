@@ -836,7 +836,7 @@ Ratings parse_ratings(const std::string& name, std::string_view text, const Read
   r.users = users.to_id_map();
   r.items = items.to_id_map();
 
-  if (opts.need_value) {
+  if (opts.need_value && opts.merge_duplicates) {
     size_t dup = 0;
     rep.duplicates_merged = r.size() <= std::numeric_limits<uint32_t>::max()
                                 ? merge_duplicates<uint32_t>(r, opts.duplicates, &dup)

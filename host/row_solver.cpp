@@ -208,6 +208,21 @@ void RowSolver::totals(double* p, double* b) {
   }
 }
 
+void RowSolver::packed_totals(double* out) {
+  if (pending_ > 0) flush_block();
+  flush_chunk();
+  for (int a = 0; a < dim_; ++a)
+    for (int c = 0; c <= a; ++c) *out++ = p_[static_cast<size_t>(a) * dim_ + c];
+  std::copy_n(b_.data(), dim_, out);
+}
+
+void RowSolver::set_packed_totals(const double* in) {
+  begin();
+  for (int a = 0; a < dim_; ++a)
+    for (int c = 0; c <= a; ++c) p_[static_cast<size_t>(a) * dim_ + c] = *in++;
+  std::copy_n(in, dim_, b_.data());
+}
+
 void RowSolver::flush_block() {
   // Unused rows of a partial block are zero, so they add nothing.
   const size_t used = static_cast<size_t>(pending_) * ld_;

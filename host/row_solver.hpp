@@ -48,6 +48,12 @@ class RowSolver {
   // zeros) with the same accumulation as a row.
   void totals(double* p, double* b);
 
+  // The same statistics packed as distributed training exchanges them: the lower triangle of P
+  // row by row (dim (dim + 1) / 2 values), then P mean (dim). set_packed_totals makes the
+  // current row's statistics those (summed over ranks), to be solved by finish() or queue().
+  void packed_totals(double* out);
+  void set_packed_totals(const double* in);
+
   // The posterior of the current row under a prior with precision `prior_prec` (dim x dim) and
   // `prior_prec_mean` (P0 M), solved at once: writes mean and marginal variances (dim each) and,
   // when `cov` is given, the full covariance (dim x dim). Returns false when the precision is not

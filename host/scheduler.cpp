@@ -17,13 +17,19 @@
 #include "ppmf/predict.hpp"
 #include "ppmf/ranking.hpp"
 #include "ppmf/recommend.hpp"
+#include "distributed_training.hpp"
 #include "ppmf/split.hpp"
 #include "ppmf/watch.hpp"
 
 namespace ppmf {
 
-Model init_model(const Ratings& train, const std::vector<float>& values, const ModelConfig& config,
-                 const GroupFile* user_groups, const GroupFile* item_groups, uint64_t seed) {
+namespace {
+
+// init_model on one rank of a distributed run (comm non-null: `train` holds this rank's users and
+// every item; counts, mu0 and sigma^2 are over every rank, the item guide is rank 0's).
+Model init_model_on(const Ratings& train, const std::vector<float>& values,
+                    const ModelConfig& config, const GroupFile* user_groups,
+                    const GroupFile* item_groups, uint64_t seed, Comm* comm) {
   validate(config);
   if (train.size() == 0) throw Error("no training entries");
   Model m;
@@ -36,11 +42,19 @@ Model init_model(const Ratings& train, const std::vector<float>& values, const M
   m.item_count = count_per_item(train);
   m.n_train = train.size();
   set_seen(m, items_per_user(train));
-  double sum = 0, sq = 0;
-  for (float v : values) sum += v;
-  m.mu0 = static_cast<float>(sum / values.size());
+  // Sums over every rank: [sum, n], then the squares.
+  double sums[2] = {0, static_cast<double>(values.size())}, sq = 0;
+  for (float v : values) sums[0] += v;
+  if (comm) {
+    agree_groups(m.user_groups, *comm);
+    m.item_count = sum_counts(m.item_count, *comm);
+    comm->sum(sums, 2);
+    m.n_train = static_cast<size_t>(sums[1]);
+  }
+  m.mu0 = static_cast<float>(sums[0] / sums[1]);
   for (float v : values) sq += (v - m.mu0) * static_cast<double>(v - m.mu0);
-  m.sigma2 = static_cast<float>(std::max(sq / values.size(), 1e-6));
+  if (comm) comm->sum(&sq, 1);
+  m.sigma2 = static_cast<float>(std::max(sq / sums[1], 1e-6));
   const int d = config.rank;
   Rng rng(seed ^ 0x5eedULL);
   const float w0 = std::log(config.init_sd);
@@ -55,9 +69,24 @@ Model init_model(const Ratings& train, const std::vector<float>& values, const M
       g->bias_logsd[i] = w0;
     }
   }
+  if (comm && comm->size() > 1) {  // one item guide on every rank: rank 0's draw
+    GuideBlock& V = m.V;
+    for (std::vector<float>* a : {&V.mean, &V.logsd, &V.bias_mean, &V.bias_logsd}) {
+      const std::string b = comm->broadcast(
+          std::string(reinterpret_cast<const char*>(a->data()), a->size() * sizeof(float)), 0);
+      std::memcpy(a->data(), b.data(), b.size());
+    }
+  }
   m.user_prior.reset(static_cast<int>(m.user_groups.names.size()), d);
   m.item_prior.reset(static_cast<int>(m.item_groups.names.size()), d);
   return m;
+}
+
+}  // namespace
+
+Model init_model(const Ratings& train, const std::vector<float>& values, const ModelConfig& config,
+                 const GroupFile* user_groups, const GroupFile* item_groups, uint64_t seed) {
+  return init_model_on(train, values, config, user_groups, item_groups, seed, nullptr);
 }
 
 namespace {
@@ -115,24 +144,33 @@ struct HeldOut {
   ResolvedPairs pairs;
   std::vector<float> values, mean, var;
 
-  HeldOut(const Model& model, const Ratings* table, const GroupFile* ug, const GroupFile* ig) {
-    if (table == nullptr || table->size() == 0) return;
-    pairs = resolve_pairs(model, *table, ug, ig);
-    values = model_scale(*table, model.config.transform);
-    mean.resize(values.size());
-    var.resize(values.size());
+  Comm* comm;
+  double total = 0;  // entries over every rank
+
+  HeldOut(const Model& model, const Ratings* table, const GroupFile* ug, const GroupFile* ig,
+          Comm* c)
+      : comm(c) {
+    if (table != nullptr && table->size() > 0) {
+      pairs = resolve_pairs(model, *table, ug, ig);
+      values = model_scale(*table, model.config.transform);
+      mean.resize(values.size());
+      var.resize(values.size());
+    }
+    total = static_cast<double>(values.size());
+    if (comm) comm->sum(&total, 1);
   }
-  bool empty() const { return values.empty(); }
+  bool empty() const { return total == 0; }
   // RMSE and mean NLL on the model scale.
   std::pair<double, double> score(Backend& backend) {
-    backend.predict(pairs.index.data(), values.size(), mean.data(), var.data());
-    double sse = 0, nll = 0;
+    if (!values.empty()) backend.predict(pairs.index.data(), values.size(), mean.data(), var.data());
+    double sums[2] = {0, 0};  // squared errors, NLL
     for (size_t k = 0; k < values.size(); ++k) {
       const double err = values[k] - mean[k];
-      sse += err * err;
-      nll += math::gaussian_nll(values[k], mean[k], var[k]);
+      sums[0] += err * err;
+      sums[1] += math::gaussian_nll(values[k], mean[k], var[k]);
     }
-    return {std::sqrt(sse / values.size()), nll / values.size()};
+    if (comm) comm->sum(sums, 2);
+    return {std::sqrt(sums[0] / total), sums[1] / total};
   }
 };
 
@@ -176,22 +214,64 @@ void warm_start_from(const Model& old, Model& fresh) {
 
 namespace {
 
+// Items [begin, end) on every rank of a distributed run: each rank's statistics summed over the
+// ranks slice by slice (reduce-scatter), each rank solving its slice, then the solved rows shared.
+// Moves (P - 1) / P x rows x (statistics + guide row) bytes per rank, whatever P.
+void solve_items_across(Backend& backend, int rank, int begin, int end, Comm& comm) {
+  const size_t stat = row_statistics_size(rank), row = 2 * (static_cast<size_t>(rank) + 1);
+  const size_t n = static_cast<size_t>(end - begin), me = static_cast<size_t>(comm.rank());
+  const std::vector<size_t> cut = comm.even_cut(n);
+  std::vector<size_t> stat_cut(cut), row_cut(cut);
+  for (size_t r = 0; r < cut.size(); ++r) {
+    stat_cut[r] *= stat;
+    row_cut[r] *= row;
+  }
+  std::vector<double> stats(n * stat);
+  on_every_rank(comm, [&] { backend.row_statistics(Side::kItems, begin, end, stats.data()); });
+  comm.sum_slices(stats.data(), stat_cut);
+  std::vector<float> rows(n * row);
+  const int mine_begin = begin + static_cast<int>(cut[me]), mine_end = begin + static_cast<int>(cut[me + 1]);
+  on_every_rank(comm, [&] {
+    backend.solve_rows_from(Side::kItems, mine_begin, mine_end, &stats[stat_cut[me]]);
+    backend.get_rows(Side::kItems, mine_begin, mine_end, &rows[row_cut[me]]);
+  });
+  comm.share_slices(rows.data(), sizeof(float), row_cut);
+  on_every_rank(comm, [&] { backend.set_rows(Side::kItems, begin, end, rows.data()); });
+}
+
+void sum_moments(GroupMoments& gm, Comm& comm) {
+  for (std::vector<double>* v : {&gm.count, &gm.sum_mean, &gm.sum_outer, &gm.sum_var}) comm.sum(*v);
+}
+
 // Every user row, then every item row, each side followed by its pooling update.
-void sweep(Backend& backend, Model& model, const TrainConfig& tc, const SweepProgress& progress) {
+void sweep(Backend& backend, Model& model, const TrainConfig& tc, const SweepProgress& progress,
+           Comm* comm, bool implicit_zeros = false) {
   const size_t total_rows = static_cast<size_t>(model.U.n) + model.V.n;
   size_t done = 0;
   for (const Side side : {Side::kUsers, Side::kItems}) {
     const int n = side == Side::kUsers ? model.U.n : model.V.n;
+    const bool across = comm != nullptr && side == Side::kItems;
+    if (across && implicit_zeros) {  // the implicit zeros of every rank's users
+      std::vector<double> bg = backend.implicit_background(side);
+      comm->sum(bg);
+      backend.set_background(side, bg);
+    }
     for (int begin = 0; begin < n; begin += kRowsPerCall) {
-      backend.solve_rows(side, begin, std::min(n, begin + kRowsPerCall));
-      done += static_cast<size_t>(std::min(n, begin + kRowsPerCall) - begin);
+      const int end = std::min(n, begin + kRowsPerCall);
+      if (across)
+        solve_items_across(backend, model.rank(), begin, end, *comm);
+      else
+        backend.solve_rows(side, begin, end);
+      done += static_cast<size_t>(end - begin);
       if (progress) progress(done, total_rows);
     }
     // Pooling sees each side right after its sweep, so the item sweep uses the new user priors'
     // consequences and the next user sweep the new item priors.
     if (model.config.pool) {
       PriorBlock& prior = side == Side::kUsers ? model.user_prior : model.item_prior;
-      update_prior(backend.group_moments(side), model.config, tc.pool_iters, prior);
+      GroupMoments gm = backend.group_moments(side);
+      if (comm && side == Side::kUsers) sum_moments(gm, *comm);  // items: the same on every rank
+      update_prior(gm, model.config, tc.pool_iters, prior);
       backend.set_priors(model);
     }
   }
@@ -200,14 +280,22 @@ void sweep(Backend& backend, Model& model, const TrainConfig& tc, const SweepPro
 }  // namespace
 
 EpochMetrics run_epoch(Backend& backend, Model& model, const TrainConfig& tc,
-                       const SweepProgress& progress) {
+                       const SweepProgress& progress, Comm* comm) {
   const auto t0 = Clock::now();
-  sweep(backend, model, tc, progress);
+  sweep(backend, model, tc, progress, comm);
   backend.synchronize();
   const double solve_seconds = seconds_since(t0);
 
   // Full pass: the ELBO at the new guide and priors, then the noise update.
-  const TrainPassStats st = backend.train_pass();
+  TrainPassStats st = backend.train_pass();
+  if (comm) {  // every rank's entries and users; the items' KL is the same on every rank
+    double sums[4] = {st.sse_expected, st.sse_mean, st.kl_users, static_cast<double>(st.n)};
+    comm->sum(sums, 4);
+    st.sse_expected = sums[0];
+    st.sse_mean = sums[1];
+    st.kl_users = sums[2];
+    st.n = static_cast<size_t>(sums[3]);
+  }
   const double n = static_cast<double>(st.n);
   EpochMetrics em;
   em.elbo_per_entry = (-0.5 * n * (math::kLog2Pi + std::log(model.sigma2)) -
@@ -342,11 +430,11 @@ void check_resumable(const Checkpoint& c, const std::string& path, const ModelCo
     refuse("it was made from other data (training entries, group files or warm-start model)");
 }
 
-// A checkpoint's model must cover the phase's table (the fingerprint matched, so only a damaged
+// A checkpoint's model must cover the phase's table (`entries`: over every rank) (the fingerprint matched, so only a damaged
 // checkpoint with a valid checksum fails here).
-void check_fits(const Model& m, const Ratings& table, const std::string& path) {
+void check_fits(const Model& m, const Ratings& table, size_t entries, const std::string& path) {
   if (m.users.size() != table.users.size() || m.items.size() != table.items.size() ||
-      m.n_train != table.size())
+      m.n_train != entries)
     throw Error(path + ": cannot resume this run: its model does not match the training data");
 }
 
@@ -381,7 +469,7 @@ void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid
                                                      " holds epoch " +
                                                      std::to_string(run.written_epoch)
                                                : std::string("no checkpoint was written")));
-    });
+    }, valid.comm);
     em.epoch = epoch;
     if (!valid.empty()) {
       em.has_valid = true;
@@ -434,16 +522,28 @@ void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid
 }
 
 // The compacted table of a phase and its model-scale values.
-void phase_table(const Ratings& table, Transform t, Ratings& compacted, std::vector<float>& values) {
-  compacted = compact(table);
+void phase_table(const Ratings& table, Transform t, Ratings& compacted, std::vector<float>& values,
+                 Comm* comm) {
+  compacted = comm ? compact_across(table, *comm) : compact(table);
   values = model_scale(compacted, t);
 }
 
 Model fresh_model(const Ratings& compacted, const std::vector<float>& values,
                   const ModelConfig& config, const TrainInputs& in, const TrainConfig& tc) {
-  Model model = init_model(compacted, values, config, in.user_groups, in.item_groups, tc.seed);
+  Model model = init_model_on(compacted, values, config, in.user_groups, in.item_groups, tc.seed,
+                              in.comm);
   if (in.warm_start) warm_start_from(*in.warm_start, model);
   return model;
+}
+
+// The model and the phase's entries into the backend (in a distributed run, with the items'
+// counts over every rank); the watch part's zero weight in between.
+void load_backend(Backend& b, const Model& model, const Ratings& table,
+                  const std::vector<float>& values, Comm* comm, float zero_weight = 0) {
+  b.load_model(model);
+  if (zero_weight > 0) b.set_implicit(zero_weight);
+  b.load_training(table.user, table.item, values);
+  if (comm) on_every_rank(*comm, [&] { b.set_entry_counts(Side::kItems, model.item_count); });
 }
 
 // A watch part trained on `table` with `wc` (its rank resolved): the same sweeps with implicit
@@ -455,13 +555,11 @@ Model fit_watch(Backend& b, const Ratings& table, const TrainInputs& in, const T
   ModelConfig config = base;
   config.rank = wc.rank;
   const std::vector<float> confidence(table.size(), watch_confidence(wc));
-  Model view = init_model(table, confidence, config, in.user_groups, in.item_groups,
-                          tc.seed ^ 0x77617463ULL);
+  Model view = init_model_on(table, confidence, config, in.user_groups, in.item_groups,
+                             tc.seed ^ 0x77617463ULL, in.comm);
   view.mu0 = 0.0f;
   view.sigma2 = 1.0f;
-  b.load_model(view);
-  b.set_implicit(wc.zero_weight);
-  b.load_training(table.user, table.item, confidence);
+  load_backend(b, view, table, confidence, in.comm, wc.zero_weight);
   for (int e = 1; e <= wc.epochs; ++e)
     sweep(b, view, tc, [&](size_t done, size_t total) {
       if (cb.on_progress) cb.on_progress(epoch_label, done, total);
@@ -470,7 +568,7 @@ Model fit_watch(Backend& b, const Ratings& table, const TrainInputs& in, const T
                         (tc.checkpoint.empty() ? std::string("; no checkpoint was written")
                                                : "; the checkpoint " + tc.checkpoint +
                                                      " holds the finished minutes part"));
-    });
+    }, in.comm, true);
   b.store_guide(view);
   b.set_implicit(0.0f);
   return view;
@@ -490,8 +588,11 @@ WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInpu
   const bool free_zero_weight = wc.zero_weight <= 0;
   if (free_zero_weight) wc.zero_weight = 8.0f;
   const Split parts = split_by_hash(all, std::max(tc.valid_frac, 0.05), tc.seed ^ 0x5a17ULL);
-  const Ratings fit = compact(parts.train);
-  // Validation users known to the fit (at most 5,000), their training items and their entries.
+  Comm* comm = in.comm;
+  const int ranks = comm ? comm->size() : 1;
+  const Ratings fit = comm ? compact_across(parts.train, *comm) : compact(parts.train);
+  // Validation users known to the fit (at most 5,000 over the ranks), their training items and
+  // their entries.
   std::vector<int32_t> row_of(parts.test.users.size(), -1), users;
   std::vector<std::vector<int32_t>> seen, relevant;
   for (size_t e = 0; e < parts.test.size(); ++e) {
@@ -500,14 +601,16 @@ WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInpu
     if (u < 0 || j < 0) continue;
     int32_t& r = row_of[parts.test.user[e]];
     if (r < 0) {
-      if (users.size() == 5000) continue;
+      if (users.size() == static_cast<size_t>((5000 + ranks - 1) / ranks)) continue;
       r = static_cast<int32_t>(users.size());
       users.push_back(u);
       relevant.emplace_back();
     }
     relevant[r].push_back(j);
   }
-  if (users.empty()) {  // nothing to choose by: a middle value
+  double validation_users = static_cast<double>(users.size());
+  if (comm) comm->sum(&validation_users, 1);
+  if (validation_users == 0) {  // nothing to choose by: a middle value
     if (wc.alpha <= 0) wc.alpha = wc.zero_weight * 8;
     return wc;
   }
@@ -529,7 +632,12 @@ WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInpu
     RecommendOptions opt;
     opt.k = 10;
     opt.objective = Objective::kMinutes;  // the view's own score: the watch score
-    const double recall = rank_and_score(b, view, users, seen, relevant, opt).recall;
+    double recall = users.empty() ? 0 : rank_and_score(b, view, users, seen, relevant, opt).recall;
+    if (ranks > 1) {  // the mean over every rank's users
+      double sums[2] = {recall * static_cast<double>(users.size()), static_cast<double>(users.size())};
+      comm->sum(sums, 2);
+      recall = sums[0] / sums[1];
+    }
     tried.emplace_back(zero_weight, alpha, recall);
     return recall;
   };
@@ -556,7 +664,8 @@ WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInpu
       for (float z = best_zero * step; z >= 1.0f / 64 && z <= 4096; z *= step)
         if (!consider(z, best_ratio)) break;
   if (cb.on_note) {
-    std::string line = "watch model: weights chosen on " + std::to_string(users.size()) +
+    std::string line = "watch model: weights chosen on " +
+                       std::to_string(static_cast<size_t>(validation_users)) +
                        " validation users (zero weight/alpha: recall@10):";
     char item[80];
     std::sort(tried.begin(), tried.end());
@@ -608,15 +717,23 @@ void train_watch(Backend& backend, Model& model, const Ratings& table, const Tra
 
 }  // namespace
 
-TrainResult train(const TrainInputs& in, const ModelConfig& config, const TrainConfig& tc,
-                  Backend& backend, const TrainCallbacks& cb) {
+namespace {
+
+// Entries over every rank.
+size_t entries_across(size_t local, Comm* comm) {
+  double n = static_cast<double>(local);
+  if (comm) comm->sum(&n, 1);
+  return static_cast<size_t>(n);
+}
+
+TrainResult train_run(const TrainInputs& in, const ModelConfig& config, const TrainConfig& tc,
+                      Backend& backend, const TrainCallbacks& cb) {
   const auto t0 = Clock::now();
-  validate(config);
-  validate(tc);
+  Comm* comm = in.comm;
   if (in.train == nullptr || in.train->size() == 0) throw Error("no training entries");
   TrainReport report;
   report.device = backend.name();
-  report.test_entries = in.test ? in.test->size() : 0;
+  report.test_entries = entries_across(in.test ? in.test->size() : 0, comm);
   const uint64_t fingerprint = run_fingerprint(in);
 
   Run run;
@@ -635,6 +752,11 @@ TrainResult train(const TrainInputs& in, const ModelConfig& config, const TrainC
     }
     if (in.resume_from == tc.checkpoint)
       run.written_epoch = static_cast<int>(run.model.history.size());
+    if (comm) {
+      const int64_t epochs = static_cast<int64_t>(run.model.history.size());
+      if (comm->min(epochs) != -comm->min(-epochs))
+        throw Error(in.resume_from + ": the ranks' checkpoints hold different epochs");
+    }
     if (cb.on_note)
       cb.on_note("resuming after epoch " + std::to_string(run.model.history.size()) + " from " +
                  in.resume_from);
@@ -648,23 +770,22 @@ TrainResult train(const TrainInputs& in, const ModelConfig& config, const TrainC
   // there is new to the model, as it would be in service.
   const bool validate_epochs = tc.valid_frac > 0;
   const Split parts = validate_epochs ? split_by_hash(*in.train, tc.valid_frac, tc.seed) : Split{};
-  if (validate_epochs && parts.train.size() == 0)
+  if (validate_epochs && entries_across(parts.train.size(), comm) == 0)
     throw Error("the validation split left no training entries (lower valid_frac)");
   Ratings train;
   std::vector<float> values;
   if (run.at.phase == 0) {
-    phase_table(validate_epochs ? parts.train : *in.train, config.transform, train, values);
+    phase_table(validate_epochs ? parts.train : *in.train, config.transform, train, values, comm);
+    report.train_entries = entries_across(train.size(), comm);
+    report.valid_entries = entries_across(parts.test.size(), comm);
     if (resumed)
-      check_fits(run.model, train, in.resume_from);
+      check_fits(run.model, train, report.train_entries, in.resume_from);
     else
       run.model = fresh_model(train, values, config, in, tc);
-    report.train_entries = train.size();
-    report.valid_entries = parts.test.size();
-    backend.load_model(run.model);
-    backend.load_training(train.user, train.item, values);
+    load_backend(backend, run.model, train, values, comm);
     HeldOut valid(run.model, validate_epochs ? &parts.test : nullptr, in.user_groups,
-                  in.item_groups);
-    HeldOut test(run.model, in.test, in.user_groups, in.item_groups);
+                  in.item_groups, comm);
+    HeldOut test(run.model, in.test, in.user_groups, in.item_groups, comm);
     run_phase(backend, run, tc, valid, test, cb);
     if (!validate_epochs || !tc.refit) {
       if (run.has_best) {  // keep the best epoch's model; the history goes on to the last epoch
@@ -686,35 +807,57 @@ TrainResult train(const TrainInputs& in, const ModelConfig& config, const TrainC
 
   if (run.at.phase == 1) {
     // The chosen number of epochs, again from the start, on every entry.
-    phase_table(*in.train, config.transform, train, values);
+    phase_table(*in.train, config.transform, train, values, comm);
+    report.train_entries = entries_across(train.size(), comm);
     if (run.at.phase_epochs == 0) {
       if (cb.on_note)
         cb.on_note("refit: " + std::to_string(run.at.refit_epochs) + " epochs on all " +
-                   std::to_string(in.train->size()) + " entries (validation included)");
+                   std::to_string(report.train_entries) + " entries (validation included)");
       std::vector<EpochMetrics> history = std::move(run.model.history);
       run.model = fresh_model(train, values, config, in, tc);
       run.model.history = std::move(history);
       run.has_best = false;
     } else {
-      check_fits(run.model, train, in.resume_from);
+      check_fits(run.model, train, report.train_entries, in.resume_from);
     }
-    report.train_entries = train.size();
     report.refit = true;
-    backend.load_model(run.model);
-    backend.load_training(train.user, train.item, values);
-    HeldOut none(run.model, nullptr, nullptr, nullptr);
-    HeldOut test(run.model, in.test, in.user_groups, in.item_groups);
+    load_backend(backend, run.model, train, values, comm);
+    HeldOut none(run.model, nullptr, nullptr, nullptr, comm);
+    HeldOut test(run.model, in.test, in.user_groups, in.item_groups, comm);
     run_phase(backend, run, tc, none, test, cb);
     run.model.best_epoch = static_cast<int>(run.model.history.size());
   }
-  Model& model = run.model;
-  if (validate_epochs) report.chosen = model.history[static_cast<size_t>(run.at.best_epoch) - 1];
-  compute_new_user_prior(model);
-  if (tc.watch.enabled) train_watch(backend, model, train, in, tc, cb, report);
+  if (validate_epochs) report.chosen = run.model.history[static_cast<size_t>(run.at.best_epoch) - 1];
+  if (tc.watch.enabled) train_watch(backend, run.model, train, in, tc, cb, report);
+  Model model = comm ? gather_model(std::move(run.model), *comm) : std::move(run.model);
+  if (!comm || comm->rank() == 0) compute_new_user_prior(model);
   report.epochs_run = static_cast<int>(model.history.size());
   report.kept = model.history[static_cast<size_t>(model.best_epoch) - 1];
   report.seconds = seconds_since(t0);
   return {std::move(model), std::move(report)};
+}
+
+// PATH.rank-R-of-P: one checkpoint file per rank of a distributed run.
+std::string rank_file(const std::string& path, const Comm& comm) {
+  if (path.empty() || comm.size() == 1) return path;
+  return path + ".rank-" + std::to_string(comm.rank()) + "-of-" + std::to_string(comm.size());
+}
+
+}  // namespace
+
+TrainResult train(const TrainInputs& in, const ModelConfig& config, const TrainConfig& tc,
+                  Backend& backend, const TrainCallbacks& cb) {
+  validate(config);
+  validate(tc);
+  if (in.comm == nullptr) return train_run(in, config, tc, backend, cb);
+  Comm& comm = *in.comm;
+  TrainInputs local = in;
+  TrainConfig local_tc = tc;
+  local.resume_from = rank_file(in.resume_from, comm);
+  local_tc.checkpoint = rank_file(tc.checkpoint, comm);
+  TrainResult result = on_every_rank(comm, [&] { return train_run(local, config, local_tc, backend, cb); });
+  comm.finish();
+  return result;
 }
 
 }  // namespace ppmf

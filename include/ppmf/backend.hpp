@@ -68,6 +68,29 @@ class Backend {
   virtual void set_implicit(float zero_weight) {
     if (zero_weight > 0) throw Error(name() + ": the watch model's implicit zeros are not implemented");
   }
+  // Distributed training (scheduler.hpp): each rank holds its own users and every item, so an
+  // item row's system is a sum over the ranks. row_statistics writes, for rows [begin, end) of
+  // `side`, what solve_rows would sum over each row's entries on this rank, packed row after row
+  // in row_statistics_size(rank) doubles: the entry count, the lower triangle of
+  // sum_e E[w_e w_e^T] (row by row), then sum_e t_e w_e. solve_rows_from sets the rows to their
+  // exact posterior from such statistics summed over the ranks, as solve_rows does from its own
+  // (the same bits when one rank holds every entry); rows with a count of 0 are left as they are.
+  virtual void row_statistics(Side side, int begin, int end, double* stats);
+  virtual void solve_rows_from(Side side, int begin, int end, const double* stats);
+  // The implicit zeros' share of every row's system of `side` (see set_implicit): the other
+  // side's rows summed as zeros, the lower triangle then the vector as in row_statistics (no
+  // count);
+  // set_background makes solve_rows_from use a given one (summed over the ranks) instead.
+  virtual std::vector<double> implicit_background(Side side);
+  virtual void set_background(Side side, const std::vector<double>& background);
+  // Guide rows [begin, end) of `side` out of and into the backend: per row, dim means, then dim
+  // log-sds (dim = rank + 1, the bias last); set_rows leaves the rows as solve_rows would have.
+  virtual void get_rows(Side side, int begin, int end, float* rows);
+  virtual void set_rows(Side side, int begin, int end, const float* rows);
+  // Replaces the entry counts that say which rows carry information (pooling sums, the KL of
+  // the ELBO): in a distributed run, an item's count over every rank.
+  virtual void set_entry_counts(Side side, const std::vector<int32_t>& counts);
+
   virtual TrainPassStats train_pass() = 0;
   virtual GroupMoments group_moments(Side side) = 0;
   virtual void predict(const PairIndex* pairs, size_t n, float* mean, float* var) = 0;
@@ -84,6 +107,12 @@ class Backend {
   // Waits for queued device work (for timing); a no-op where work is synchronous.
   virtual void synchronize() {}
 };
+
+// Doubles per row of Backend::row_statistics at `rank` (dim = rank + 1).
+inline size_t row_statistics_size(int rank) {
+  const size_t dim = static_cast<size_t>(rank) + 1;
+  return 1 + dim * (dim + 1) / 2 + dim;
+}
 
 struct DeviceSpec {
   enum Kind { kCpu, kAuto, kGpu } kind = kAuto;

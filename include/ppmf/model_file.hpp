@@ -19,6 +19,8 @@ namespace ppmf {
 constexpr uint32_t kModelFormatVersion = 3;
 
 void save_model(const Model& m, const std::string& path);
+// The bytes save_model writes (for sending a model between processes).
+std::string model_file_bytes(const Model& m);
 // The payload checksum: the CRC-32 of zlib (same value), built in.
 uint32_t crc32_of(std::string_view data);
 Model load_model(const std::string& path);

@@ -25,6 +25,9 @@ struct ReadOptions {
   // A column of entry times (header name or 1-based position; empty = none): epoch seconds or
   // dates (YYYY-MM-DD[THH:MM[:SS]]), read into Ratings::time as seconds since 1970 UTC.
   std::string time_column;
+  // false: repeated (user, item) entries are kept, for callers that read several files and merge
+  // the repeats across all of them (distributed.hpp); `duplicates` is then not applied here.
+  bool merge_duplicates = true;
 };
 
 struct ReadReport {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ppmf/backend.hpp"
+#include "ppmf/comm.hpp"
 #include "ppmf/config.hpp"
 #include "ppmf/model.hpp"
 #include "ppmf/reader.hpp"
@@ -25,6 +26,15 @@ struct TrainInputs {
   // Continue the run saved in this checkpoint (checkpoint.hpp) instead of starting one; the data,
   // group files, warm start and settings must be those of the run that wrote it.
   std::string resume_from;
+  // Distributed training (null: this process alone). Every rank calls train() with the same
+  // settings, group files and warm start, and with `train` and `test` holding the entries of the
+  // users it owns (distributed.hpp: read_distributed). Users are solved where they live; each
+  // item's statistics are summed over the ranks in rank order, each rank solves a slice of the
+  // items and shares it; pooling and noise sums are taken over every rank, so every rank holds
+  // the same hyperparameters; the model is gathered on rank 0 (others get their own users only).
+  // Checkpoints are one file per rank (PATH.rank-R-of-P) when P > 1. With one rank, the same
+  // model bit for bit as without a Comm.
+  Comm* comm = nullptr;
 };
 
 // Builds the initial model of a compacted training table: ids, groups, counts, mu0, sigma^2 and a
@@ -88,6 +98,6 @@ TrainResult train(const TrainInputs& inputs, const ModelConfig& config,
 // sigma, speed); `progress(done, total)` is called between row ranges.
 using SweepProgress = std::function<void(size_t rows_done, size_t rows_total)>;
 EpochMetrics run_epoch(Backend& backend, Model& model, const TrainConfig& train_config,
-                       const SweepProgress& progress = {});
+                       const SweepProgress& progress = {}, Comm* comm = nullptr);
 
 }  // namespace ppmf
