@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ppmf-gpu builds with, only those that are missing (apt, no other
 # network). The CUDA Toolkit is optional and not installed here: CMake uses it when nvcc is found.
-# Clang, its runtime libraries and libomp build the fuzz targets (cmake --preset fuzz).
+# Clang, its runtime libraries and libomp build the fuzz targets (cmake --preset fuzz); Open MPI
+# builds and tests distributed training (mpirun).
 set -euo pipefail
 packages=(cmake make g++ clang libclang-rt-dev libomp-dev libgtest-dev libgmock-dev libbenchmark-dev
-          zlib1g-dev nlohmann-json3-dev
+          zlib1g-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin
           pybind11-dev python3-dev python3-numpy python3-pandas python3-pytest python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do

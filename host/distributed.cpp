@@ -128,6 +128,18 @@ int owner_of(std::string_view user_id, int ranks) {
   return static_cast<int>(splitmix64(hash_id(user_id) ^ 0x6f776e6572ULL) % static_cast<uint64_t>(ranks));
 }
 
+Ratings owned_entries(const Ratings& all, const Comm& comm) {
+  Ratings r;
+  const bool timed = !all.time.empty();
+  for (size_t e = 0; e < all.size(); ++e) {
+    const std::string_view user = all.users.name(all.user[e]);
+    if (owner_of(user, comm.size()) != comm.rank()) continue;
+    r.push(r.users.insert(user), r.items.insert(all.items.name(all.item[e])), all.value[e]);
+    if (timed) r.time.push_back(all.time[e]);
+  }
+  return r;
+}
+
 std::vector<std::string> expand_data_paths(const std::string& spec) {
   std::vector<std::string> files;
   std::stringstream ss(spec);

@@ -38,21 +38,11 @@ double printed_number(const std::string& out, const std::string& label) {
   return at == std::string::npos ? NAN : std::stod(out.substr(at + label.size()));
 }
 
-struct CliRun {
-  int code;
-  std::string out;  // stdout and stderr together
-};
+using CliRun = testing::ShellRun;
 
 // `env` is prepended as shell assignments (NAME=value ...), empty for none.
 CliRun run(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + (env.empty() ? "" : " ") + PPMF_CLI_PATH + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, got);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return testing::run_shell(env + (env.empty() ? "" : " ") + PPMF_CLI_PATH + " " + args);
 }
 
 size_t count_lines(const std::string& s) {

@@ -25,17 +25,6 @@ void rethrow_first(const std::vector<std::exception_ptr>& errors) {
     if (e) std::rethrow_exception(e);
 }
 
-// The entries of the users `rank` owns, in input order (what read_distributed gives it).
-Ratings owned(const Ratings& all, int rank, int ranks) {
-  Ratings r;
-  for (size_t e = 0; e < all.size(); ++e) {
-    const std::string_view user = all.users.name(all.user[e]);
-    if (owner_of(user, ranks) != rank) continue;
-    r.push(r.users.insert(user), r.items.insert(all.items.name(all.item[e])), all.value[e]);
-  }
-  return r;
-}
-
 struct Problem {
   SynthData data;
   Split split;
@@ -65,8 +54,8 @@ std::vector<TrainResult> train_on_ranks(int ranks) {
   const Problem& p = problem();
   std::vector<TrainResult> out(ranks);
   rethrow_first(run_ranks(ranks, [&](Comm& comm) {
-    const Ratings mine = owned(p.split.train, comm.rank(), ranks);
-    const Ratings test = owned(p.split.test, comm.rank(), ranks);
+    const Ratings mine = owned_entries(p.split.train, comm);
+    const Ratings test = owned_entries(p.split.test, comm);
     auto backend = make_cpu_backend(1);
     TrainInputs in;
     in.train = &mine;
@@ -159,13 +148,14 @@ TEST(Distributed, EachFileIsReadOnceAndEntriesReachTheirOwners) {
   const Ratings whole = read_tables(files, opts);
   EXPECT_EQ(whole.size(), all.size());  // the repeat merged into its first occurrence
   for (const int ranks : {1, 2, 3}) {
-    std::vector<Ratings> parts(ranks);
+    std::vector<Ratings> parts(ranks), expected_parts(ranks);
     rethrow_first(run_ranks(ranks, [&](Comm& comm) {
       parts[comm.rank()] = read_distributed(comm, files, opts);
+      expected_parts[comm.rank()] = owned_entries(whole, comm);
     }));
     size_t total = 0;
     for (int r = 0; r < ranks; ++r) {
-      const Ratings expected = owned(whole, r, ranks);
+      const Ratings& expected = expected_parts[r];
       const Ratings& got = parts[r];
       total += got.size();
       ASSERT_EQ(got.size(), expected.size());

@@ -2,6 +2,7 @@
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -192,6 +193,17 @@ TrainConfig epochs_config(int epochs) {
   TrainConfig tc;
   tc.epochs = epochs;
   return tc;
+}
+
+ShellRun run_shell(const std::string& command) {
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, "popen failed"};
+  std::string out;
+  char buf[4096];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, got);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 std::string test_dir_name(const std::string& suite, const char* test) {

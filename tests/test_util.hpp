@@ -53,6 +53,13 @@ uint64_t bits(double x);
 enum class Timings { kCompared, kIgnored };
 void expect_same_model(const Model& a, const Model& b, Timings timings = Timings::kCompared);
 void write_file(const std::string& path, const std::string& text);
+
+// A shell command's exit code and its stdout and stderr together.
+struct ShellRun {
+  int code;
+  std::string out;
+};
+ShellRun run_shell(const std::string& command);
 std::string read_text(const std::string& path);
 
 }  // namespace ppmf::testing

@@ -5,6 +5,7 @@
 #include "cli/common.hpp"
 #include "cli/train_log.hpp"
 #include "ppmf/csv_writer.hpp"
+#include "ppmf/distributed.hpp"
 #include "ppmf/json.hpp"
 #include "ppmf/model_file.hpp"
 #include "ppmf/scheduler.hpp"
@@ -42,13 +43,21 @@ int cmd_train(int argc, char** argv) {
       "updates the pooled priors and the noise. --valid-frac of the entries (chosen by a hash of\n"
       "their ids) chooses the epoch to keep; --test is only reported. Without --data, generates\n"
       "an AVOD-like data set (20,000 users in channels, 4,000 videos in genres, minutes watched)\n"
-      "and trains on it with groups, log1p transform and a 10% held-out split.");
-  args.option("data", "", "ratings file: delimited text (comma, tab, '::', whitespace), .gz ok",
-              "FILE");
+      "and trains on it with groups, log1p transform and a 10% held-out split.\n"
+      "\n"
+      "Under mpirun (a build with MPI), the ranks train one model together: each reads a share\n"
+      "of the --data files, owns the users whose ids hash to it, and rank 0 writes the model\n"
+      "(and prints); --device auto means the CPU there. Checkpoints are one file per rank.");
+  args.option("data", "",
+              "ratings: delimited text (comma, tab, '::', whitespace), .gz ok; several files as a\n"
+              "                            comma-separated list and/or glob patterns ('parts/*.csv.gz')",
+              "FILES");
   add_read_options(args, true);
-  args.option("test", "", "held-out entries (same format as --data)", "FILE")
+  args.option("test", "", "held-out entries (same format as --data, files or patterns)", "FILES")
       .option("test-frac", "0",
-              "hold out this fraction of --data at random (0.1 for the built-in data)", "F")
+              "hold out this fraction of --data, chosen by a hash of the (user, item) ids and\n"
+              "                            the seed (0.1 for the built-in data)",
+              "F")
       .option("split-out", "", "write the split as DIR/train.csv and DIR/test.csv", "DIR");
   add_group_options(args, " (absent ids go to group 'default')");
   add_training_options(args, "none");
@@ -80,7 +89,10 @@ int cmd_train(int argc, char** argv) {
   train_config.checkpoint = args.given("checkpoint") ? args.str("checkpoint") : args.str("resume");
   train_config.checkpoint_every = args.int_value("checkpoint-every");
   validate(train_config);
-  const bool quiet = args.given("quiet");
+  Comm* comm = run_comm();
+  const bool quiet = args.given("quiet") || !is_rank_zero();
+  if (comm && args.given("split-out"))
+    throw Error("--split-out is not available under mpirun (each rank holds only its users)");
   double test_frac = args.real("test-frac", 0, 0.99);
   if (args.given("test") && test_frac > 0)
     throw Error("give either --test or --test-frac, not both");
@@ -88,8 +100,19 @@ int cmd_train(int argc, char** argv) {
   Ratings all;
   std::optional<GroupFile> user_groups = load_groups(args, "user-groups");
   std::optional<GroupFile> item_groups = load_groups(args, "item-groups");
+  // Under mpirun each rank reads its share of the files and keeps its users' entries.
+  const auto read = [&](const std::string& option) {
+    if (!comm) return load_table(args, args.str(option), true);
+    ReadReport rep;
+    Ratings r = read_distributed(*comm, expand_data_paths(args.str(option)),
+                                 read_options(args, true), &rep);
+    if (rep.bad_lines_skipped > 0)
+      std::fprintf(stderr, "rank %d: skipped %zu bad line(s) of --%s\n", comm->rank(),
+                   rep.bad_lines_skipped, option.c_str());
+    return r;
+  };
   if (args.given("data")) {
-    all = load_table(args, args.str("data"), true);
+    all = read("data");
   } else {
     SynthConfig sc;
     sc.users = 20000;
@@ -106,16 +129,17 @@ int cmd_train(int argc, char** argv) {
     if (!item_groups) item_groups = std::move(synth.item_groups);
     if (!args.given("transform")) config.transform = Transform::kLog1p;
     if (!args.given("test-frac") && !args.given("test")) test_frac = 0.1;
+    if (comm) all = owned_entries(all, *comm);
   }
 
   Ratings train_part, test_part;
   const Ratings* test = nullptr;
   if (args.given("test")) {
-    test_part = load_table(args, args.str("test"), true);
+    test_part = read("test");
     test = &test_part;
     train_part = std::move(all);
   } else if (test_frac > 0) {
-    Split split = split_random(all, test_frac, train_config.seed);
+    Split split = split_by_hash(all, test_frac, train_config.seed ^ kTestSplitSalt);
     train_part = std::move(split.train);
     test_part = std::move(split.test);
     test = &test_part;
@@ -129,13 +153,16 @@ int cmd_train(int argc, char** argv) {
   }
 
   auto backend = open_backend(args);
-  if (!quiet)
+  if (!quiet) {
+    if (comm)
+      std::fprintf(stderr, "%d ranks (%s); rank 0: ", comm->size(), comm->transport().c_str());
     std::fprintf(
         stderr,
         "training on %zu entries (%zu users, %zu items), %zu held out; rank %d, %s, device %s\n",
         train_part.size(), train_part.users.size(), train_part.items.size(),
         test ? test->size() : 0, config.rank, config.pool ? "pooled" : "unpooled",
         backend->name().c_str());
+  }
   TrainInputs inputs;
   inputs.train = &train_part;
   inputs.test = test;
@@ -145,7 +172,9 @@ int cmd_train(int argc, char** argv) {
   if (args.given("warm-start")) warm = load_model(args.str("warm-start"));
   inputs.warm_start = warm ? &*warm : nullptr;
   inputs.resume_from = args.str("resume");
+  inputs.comm = comm;
   const TrainResult result = train(inputs, config, train_config, *backend, train_log(quiet));
+  if (!is_rank_zero()) return 0;  // rank 0 holds the whole model
   save_model(result.model, args.str("out"));
   if (args.given("metrics-json"))
     write_text_file(args.str("metrics-json"), to_json(result.report, result.model.history));

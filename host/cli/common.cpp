@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "ppmf/distributed.hpp"
 #include "ppmf/files.hpp"
 #include "ppmf/watch.hpp"
 
@@ -26,8 +27,15 @@ void add_read_options(Args& args, bool need_value) {
   args.flag("skip-bad-lines", "skip malformed lines (counted on stderr) instead of failing");
 }
 
-Ratings load_table(const Args& args, const std::string& path, bool need_value,
-                   const std::string& time_column) {
+namespace {
+Comm* g_run_comm = nullptr;
+}  // namespace
+
+Comm* run_comm() { return g_run_comm; }
+void set_run_comm(Comm* comm) { g_run_comm = comm; }
+bool is_rank_zero() { return g_run_comm == nullptr || g_run_comm->rank() == 0; }
+
+ReadOptions read_options(const Args& args, bool need_value, const std::string& time_column) {
   ReadOptions opts;
   opts.need_value = need_value;
   opts.time_column = time_column;
@@ -38,12 +46,18 @@ Ratings load_table(const Args& args, const std::string& path, bool need_value,
                 (need_value ? "3 entries (user,item,value)" : "2 entries (user,item)"));
   if (need_value) opts.duplicates = parse_duplicate_policy(args.str("duplicates"));
   opts.skip_bad_lines = args.given("skip-bad-lines");
+  return opts;
+}
+
+Ratings load_table(const Args& args, const std::string& paths, bool need_value,
+                   const std::string& time_column) {
   ReadReport report;
-  Ratings r = read_ratings(path, opts, &report);
+  Ratings r = read_tables(expand_data_paths(paths), read_options(args, need_value, time_column),
+                          &report);
   if (report.bad_lines_skipped > 0)
-    std::fprintf(stderr, "%s: skipped %zu bad line(s)\n", path.c_str(), report.bad_lines_skipped);
+    std::fprintf(stderr, "%s: skipped %zu bad line(s)\n", paths.c_str(), report.bad_lines_skipped);
   if (report.duplicates_merged > 0)
-    std::fprintf(stderr, "%s: merged %zu duplicate line(s) (--duplicates %s)\n", path.c_str(),
+    std::fprintf(stderr, "%s: merged %zu duplicate line(s) (--duplicates %s)\n", paths.c_str(),
                  report.duplicates_merged, args.str("duplicates").c_str());
   return r;
 }
@@ -156,6 +170,7 @@ void add_device_options(Args& args, const std::string& default_device) {
 
 std::unique_ptr<Backend> open_backend(const Args& args) {
   DeviceSpec device = parse_device(args.str("device"));
+  if (run_comm() != nullptr && device.kind == DeviceSpec::kAuto) device.kind = DeviceSpec::kCpu;
   device.threads = args.int_value("threads");
   std::string note;
   auto backend = make_backend(device, &note);
@@ -189,6 +204,14 @@ void check_paths(const Args& args, const std::vector<std::string>& inputs,
       const std::string option = o.substr(0, slash);
       std::string path = args.str(option);
       if (!path.empty() && slash != std::string::npos) path += o.substr(slash);
+      // A list or pattern of files (--data): each file it names.
+      if (path.find_first_of(",*?[") != std::string::npos) {
+        try {
+          for (const std::string& file : expand_data_paths(path)) out.push_back({"--" + option, file});
+          continue;
+        } catch (const Error&) {  // reported when the files are read
+        }
+      }
       out.push_back({"--" + option, path});
     }
     return out;

@@ -9,6 +9,7 @@
 
 #include "cli/args.hpp"
 #include "ppmf/backend.hpp"
+#include "ppmf/comm.hpp"
 #include "ppmf/config.hpp"
 #include "ppmf/foldin.hpp"
 #include "ppmf/reader.hpp"
@@ -18,8 +19,16 @@ namespace ppmf::cli {
 // A default value as --help prints it (shortest form).
 std::string num(double v);
 
+// The ranks of this run when an MPI launcher started it (main opens the session), else null.
+Comm* run_comm();
+void set_run_comm(Comm* comm);
+// In a run of several processes, only rank 0 prints progress and results.
+bool is_rank_zero();
+
 void add_read_options(Args& args, bool need_value);
-Ratings load_table(const Args& args, const std::string& path, bool need_value,
+ReadOptions read_options(const Args& args, bool need_value, const std::string& time_column = "");
+// `paths`: one file, or a comma-separated list of files and glob patterns (distributed.hpp).
+Ratings load_table(const Args& args, const std::string& paths, bool need_value,
                    const std::string& time_column = "");
 
 void add_group_options(Args& args, const std::string& when);
@@ -41,6 +50,7 @@ FoldInOptions fold_in_options(const Args& args);
 
 void add_device_options(Args& args, const std::string& default_device);
 // The backend of --device and --threads; a note on stderr when "auto" passes over an unusable GPU.
+// Under mpirun, "auto" means the CPU (distributed training runs on the CPU backend).
 std::unique_ptr<Backend> open_backend(const Args& args);
 
 // Refuses, before any work, an output option naming the same file as an input option or as

@@ -8,10 +8,14 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <optional>
 
 #include "cli/common.hpp"
 #include "ppmf/cancel.hpp"
 #include "ppmf/files.hpp"
+#if PPMF_WITH_MPI
+#include "ppmf/comm_mpi.hpp"
+#endif
 
 namespace {
 
@@ -55,6 +59,69 @@ constexpr const char* kUsage =
     "\n"
     "Run 'ppmf-gpu <command> --help' for a command's options and defaults.\n";
 
+// Runs the command; returns its exit code or throws.
+int run_command(const char* command, int argc, char** argv) {
+  using namespace ppmf::cli;
+  struct Entry {
+    const char* name;
+    int (*run)(int, char**);
+  };
+  const Entry commands[] = {
+      {"train", cmd_train},         {"eval", cmd_eval},       {"predict", cmd_predict},
+      {"recommend", cmd_recommend}, {"foldin", cmd_foldin},   {"info", cmd_info},
+      {"synth", cmd_synth},         {"devices", cmd_devices}, {"bench", cmd_bench}};
+  for (const auto& c : commands) {
+    if (std::strcmp(command, c.name) != 0) continue;
+    // Under mpirun only training is shared out; any other command runs on rank 0 alone.
+    if (!is_rank_zero() && std::strcmp(command, "train") != 0) return 0;
+    return c.run(argc - 2, argv + 2);
+  }
+  if (is_rank_zero())
+    std::fprintf(stderr, "ppmf-gpu: error: unknown command '%s'\n%s", command, kUsage);
+  return 2;
+}
+
+// The one line for an error, and the exit code.
+int report(const std::exception& error) {
+  if (const auto* c = dynamic_cast<const ppmf::Cancelled*>(&error)) {
+    // One line saying what was kept; the shell's convention for death by signal.
+    std::fprintf(stderr, "ppmf-gpu: %s\n", c->what());
+    const int sig = ppmf::cancel_signal();
+    return 128 + (sig > 0 ? sig : SIGINT);
+  }
+  if (const auto* c = dynamic_cast<const ppmf::ConfigError*>(&error))
+    std::fprintf(stderr, "ppmf-gpu: error: %s: %s\n", ppmf::cli::flag_of(c->field()).c_str(),
+                 c->detail().c_str());
+  else if (dynamic_cast<const std::bad_alloc*>(&error))
+    std::fprintf(stderr, "ppmf-gpu: error: out of memory\n");
+  else
+    std::fprintf(stderr, "ppmf-gpu: error: %s\n", error.what());
+  return 1;
+}
+
+// A command on every rank of an MPI run: a rank's error reaches every rank (Comm::fail), and
+// rank 0 alone prints it, naming the rank; every rank exits non-zero.
+int run_on_ranks(ppmf::Comm& comm, const char* command, int argc, char** argv) {
+  try {
+    try {
+      const int code = run_command(command, argc, argv);
+      comm.finish();
+      return code;
+    } catch (const ppmf::RemoteFailure&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      comm.fail("out of memory");
+    } catch (const ppmf::ConfigError& e) {
+      comm.fail(ppmf::cli::flag_of(e.field()) + ": " + e.detail());
+    } catch (const std::exception& e) {
+      comm.fail(e.what());
+    }
+  } catch (const ppmf::RemoteFailure& e) {
+    if (comm.rank() == 0) std::fprintf(stderr, "ppmf-gpu: error: %s\n", e.what());
+  }
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,34 +131,19 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
-  const char* command = argv[1];
-  struct Entry {
-    const char* name;
-    int (*run)(int, char**);
-  };
-  const Entry commands[] = {
-      {"train", cmd_train},         {"eval", cmd_eval},       {"predict", cmd_predict},
-      {"recommend", cmd_recommend}, {"foldin", cmd_foldin},   {"info", cmd_info},
-      {"synth", cmd_synth},         {"devices", cmd_devices}, {"bench", cmd_bench}};
   install_signal_handlers();
   try {
-    for (const auto& c : commands)
-      if (!std::strcmp(command, c.name)) return c.run(argc - 2, argv + 2);
-    std::fprintf(stderr, "ppmf-gpu: error: unknown command '%s'\n%s", command, kUsage);
-    return 2;
-  } catch (const ppmf::Cancelled& e) {
-    // One line saying what was kept; the shell's convention for death by signal.
-    std::fprintf(stderr, "ppmf-gpu: %s\n", e.what());
-    const int sig = ppmf::cancel_signal();
-    return 128 + (sig > 0 ? sig : SIGINT);
-  } catch (const ppmf::ConfigError& e) {
-    std::fprintf(stderr, "ppmf-gpu: error: %s: %s\n", flag_of(e.field()).c_str(), e.detail().c_str());
-  } catch (const ppmf::Error& e) {
-    std::fprintf(stderr, "ppmf-gpu: error: %s\n", e.what());
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "ppmf-gpu: error: out of memory\n");
+#if PPMF_WITH_MPI
+    if (ppmf::launched_by_mpi()) {
+      ppmf::MpiSession mpi;
+      set_run_comm(&mpi.world());
+      const int code = run_on_ranks(mpi.world(), argv[1], argc, argv);
+      set_run_comm(nullptr);
+      return code;
+    }
+#endif
+    return run_command(argv[1], argc, argv);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ppmf-gpu: error: %s\n", e.what());
+    return report(e);
   }
-  return 1;
 }

@@ -21,6 +21,10 @@ int owner_of(std::string_view user_id, int ranks);
 // matches sorted by name. Throws when a pattern matches nothing.
 std::vector<std::string> expand_data_paths(const std::string& spec);
 
+// The entries of `all` whose users `comm`'s rank owns (in input order): a table every rank
+// holds whole (generated data), cut as read_distributed would cut it.
+Ratings owned_entries(const Ratings& all, const Comm& comm);
+
 // Every entry of `files`, in file order, with repeated (user, item) entries merged across files
 // by opts.duplicates (one file: read_ratings). `report` sums the files' reports.
 Ratings read_tables(const std::vector<std::string>& files, const ReadOptions& opts,
