@@ -71,6 +71,7 @@ void Comm::sum_slices(double* data, const std::vector<size_t>& cut) {
   }
   const std::vector<std::string> from = exchange_raw(std::move(to));
   const size_t begin = cut[rank_], n = cut[rank_ + 1] - begin;
+  if (n == 0) return;
   std::vector<double> acc(n), term(n);
   for (int r = 0; r < size_; ++r) {
     const double* x = data + begin;
@@ -106,7 +107,7 @@ void Comm::share_slices(void* data, size_t elem, const std::vector<size_t>& cut)
     if (r == rank_) continue;
     if (from[r].size() != (cut[r + 1] - cut[r]) * elem)
       throw Error("internal: a shared slice of the wrong size");
-    std::memcpy(base + cut[r] * elem, from[r].data(), from[r].size());
+    if (!from[r].empty()) std::memcpy(base + cut[r] * elem, from[r].data(), from[r].size());
   }
 }
 

@@ -1,6 +1,7 @@
 // JSON renderers (see json.hpp), through nlohmann::json; keys keep the order written here.
 #include "ppmf/json.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -63,6 +64,18 @@ std::string to_json(const EvalReport& r) {
                    {"most_popular", ranking(r.popular)}});
 }
 
+namespace {
+// Rank 0's traffic per epoch of a distributed run.
+Json distributed(const TrainReport& r) {
+  const double epochs = std::max(1, r.comm_epochs);
+  return Json{{"ranks", r.ranks},
+              {"transport", r.transport},
+              {"comm_seconds_per_epoch", number(r.epoch_comm.seconds / epochs)},
+              {"comm_bytes_per_epoch", number(static_cast<double>(r.epoch_comm.bytes) / epochs)},
+              {"collectives_per_epoch", number(static_cast<double>(r.epoch_comm.calls) / epochs)}};
+}
+}  // namespace
+
 std::string to_json(const TrainReport& r, const std::vector<EpochMetrics>& history) {
   Json epochs = Json::array();
   for (const EpochMetrics& e : history) epochs.push_back(epoch(e));
@@ -78,6 +91,7 @@ std::string to_json(const TrainReport& r, const std::vector<EpochMetrics>& histo
                    {"watch_device", r.watch_device.empty() ? Json() : Json(r.watch_device)},
                    {"watch_seconds", number(r.watch_seconds)},
                    {"seconds", number(r.seconds)},
+                   {"distributed", r.ranks > 1 || !r.transport.empty() ? distributed(r) : Json()},
                    {"epochs", epochs}});
 }
 

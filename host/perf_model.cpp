@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,39 @@
 #include "ppmf/scheduler.hpp"
 
 namespace ppmf {
+
+double scaleout_bytes_per_rank(double items, int rank, int ranks, int user_groups) {
+  const double share = (ranks - 1.0) / ranks, m = rank + 1.0;
+  const double per_item = 8.0 * static_cast<double>(row_statistics_size(rank)) + 4.0 * 2 * m;
+  const double pooling = 2 * 8.0 * user_groups * (m * m + 2 * m + 1);
+  const double scalars = 2 * 8.0 * 16;  // noise, ELBO, held-out sums, agreements' payloads
+  return share * (items * per_item + pooling + scalars);
+}
+
+double scaleout_collectives_per_epoch(double items) {
+  return 2 * std::ceil(items / 65536.0) + 4 * 2 + 8;
+}
+
+ScaleOutPrediction predict_scaleout(const ScaleOut& s) {
+  ScaleOutPrediction p;
+  const double P = s.ranks, m = s.rank + 1.0;
+  const double flops = 2 * (s.entries / P) * sweep_flops_per_entry(s.rank) +
+                       (s.users / P + s.items / P) * sweep_flops_per_row(s.rank) +
+                       (s.entries / P) * 8 * m;  // the full pass: moments of every entry
+  p.compute_seconds = flops / s.flops_per_s;
+  p.bytes_per_rank = scaleout_bytes_per_rank(s.items, s.rank, s.ranks, s.user_groups);
+  if (s.ranks > 1) {
+    // The exchanges are all-to-all: a rank's bytes spread evenly over the other ranks.
+    const double on_node = (std::min(s.ranks_per_node, s.ranks) - 1.0) / (P - 1);
+    const double intra = p.bytes_per_rank * on_node, inter = p.bytes_per_rank - intra;
+    p.comm_seconds = std::max(intra > 0 ? intra / s.intra_bytes_per_s : 0.0,
+                              inter > 0 ? inter / s.inter_bytes_per_s : 0.0) +
+                     scaleout_collectives_per_epoch(s.items) * s.latency_s;
+  }
+  p.epoch_seconds = p.compute_seconds + p.comm_seconds;
+  p.entries_per_s_per_rank = s.entries / P / p.epoch_seconds;
+  return p;
+}
 
 Ratings generate_bench_problem(int users, int items, size_t nnz, uint64_t seed) {
   Ratings r;

@@ -447,6 +447,8 @@ struct Run {
   bool has_best = false;
   Model best;
   int written_epoch = 0;  // the last epoch in the checkpoint file (0: none)
+  CommStats epoch_comm;   // this rank's traffic in epochs (distributed runs)
+  int comm_epochs = 0;
 };
 
 // The epochs of the run's current phase on a loaded backend, until the phase's target or an early
@@ -461,6 +463,7 @@ void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid
   };
   while (!finished()) {
     const int epoch = static_cast<int>(model.history.size()) + 1;
+    const CommStats comm_before = valid.comm ? valid.comm->stats() : CommStats{};
     EpochMetrics em = run_epoch(backend, model, tc, [&](size_t done, size_t total) {
       if (cb.on_progress) cb.on_progress(epoch, done, total);
       if (cancel_requested() || (cb.cancelled && cb.cancelled()))
@@ -478,6 +481,13 @@ void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid
     if (!test.empty()) {
       em.has_test = true;
       std::tie(em.test_rmse, em.test_nll) = test.score(backend);
+    }
+    if (valid.comm) {
+      const CommStats& after = valid.comm->stats();
+      run.epoch_comm.seconds += after.seconds - comm_before.seconds;
+      run.epoch_comm.bytes += after.bytes - comm_before.bytes;
+      run.epoch_comm.calls += after.calls - comm_before.calls;
+      ++run.comm_epochs;
     }
     model.history.push_back(em);
     ++at.phase_epochs;
@@ -828,6 +838,12 @@ TrainResult train_run(const TrainInputs& in, const ModelConfig& config, const Tr
     run.model.best_epoch = static_cast<int>(run.model.history.size());
   }
   if (validate_epochs) report.chosen = run.model.history[static_cast<size_t>(run.at.best_epoch) - 1];
+  if (comm) {
+    report.ranks = comm->size();
+    report.transport = comm->transport();
+    report.epoch_comm = run.epoch_comm;
+    report.comm_epochs = run.comm_epochs;
+  }
   if (tc.watch.enabled) train_watch(backend, run.model, train, in, tc, cb, report);
   Model model = comm ? gather_model(std::move(run.model), *comm) : std::move(run.model);
   if (!comm || comm->rank() == 0) compute_new_user_prior(model);

@@ -47,7 +47,7 @@ TEST(Comm, SumAddsInRankOrderOnEveryRank) {
         c.sum(got[c.rank()]);
       }));
       for (int r = 0; r < p; ++r)
-        ASSERT_EQ(0, std::memcmp(expected.data(), got[r].data(), n * sizeof(double)))
+        ASSERT_TRUE(n == 0 || std::memcmp(expected.data(), got[r].data(), n * sizeof(double)) == 0)
             << "P " << p << " n " << n << " rank " << r;
     }
   }

@@ -1,5 +1,6 @@
 // ppmf-gpu train: read (or generate) data, split, train, write the model.
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/common.hpp"
@@ -31,6 +32,12 @@ void print_summary(const std::string& path, const TrainResult& r) {
   if (rep.kept.has_test)
     std::printf("test_rmse    %.4f\ntest_nll     %.4f\n", rep.kept.test_rmse, rep.kept.test_nll);
   std::printf("sigma        %.4f\n", rep.kept.sigma);
+  if (!rep.transport.empty()) {
+    const double epochs = std::max(1, rep.comm_epochs);
+    std::printf("ranks        %d (%s): rank 0 spent %.3f s and sent %.2f MB per epoch in collectives\n",
+                rep.ranks, rep.transport.c_str(), rep.epoch_comm.seconds / epochs,
+                static_cast<double>(rep.epoch_comm.bytes) / epochs / 1e6);
+  }
 }
 
 }  // namespace

@@ -35,6 +35,38 @@ inline double sweep_flops_per_row(int rank) {
   return 2.0 * m * m * m / 3.0 + 2.0 * m * m;
 }
 
+// Distributed training (docs/performance.md, "Across ranks"). Per epoch every rank sends, for
+// (P - 1) / P of the items: their statistics (8 x row_statistics_size bytes, reduce-scatter) and
+// their solved rows (4 x 2 dim bytes, all-gather); plus the user pooling sums (8 x (dim^2 +
+// 2 dim + 1) per user group, reduce-scatter and all-gather) and a few scalars. Users never move.
+double scaleout_bytes_per_rank(double items, int rank, int ranks, int user_groups = 1);
+// Collectives per epoch: two per 65,536 items (statistics, rows), four per user-group sum, a few
+// scalar sums; each starts with an agreement (a latency-bound allreduce).
+double scaleout_collectives_per_epoch(double items);
+
+struct ScaleOut {
+  double entries = 0, users = 0, items = 0;
+  int rank = 32, ranks = 1, user_groups = 1;
+  int ranks_per_node = 1;            // ranks that share a node's fast links
+  double flops_per_s = 0;            // one rank's sustained rate on the sweeps' arithmetic
+  double intra_bytes_per_s = 0;      // per rank, to ranks on its node (NVLink, shared memory)
+  double inter_bytes_per_s = 0;      // per rank, to other nodes (its share of the node's NICs)
+  double latency_s = 0;              // per collective
+};
+
+struct ScaleOutPrediction {
+  double compute_seconds = 0;  // both sweeps' accumulations and solves, the full pass
+  double comm_seconds = 0;     // the epoch's collectives (not overlapped with compute)
+  double epoch_seconds = 0;
+  double bytes_per_rank = 0;
+  double entries_per_s_per_rank = 0;  // entries / P / epoch_seconds
+};
+
+// An epoch on P ranks: each rank sweeps entries / P from each side (sweep_flops_per_entry),
+// solves users / P + items / P rows, and moves scaleout_bytes_per_rank, its intra- and inter-node
+// shares at their own rates (concurrently), plus the collectives' latency.
+ScaleOutPrediction predict_scaleout(const ScaleOut& s);
+
 // The benchmarks' generated problem: users uniform, items Zipf-like (a squared uniform index, so
 // popular items are drawn far more often), values N(3, 1); ids "0".."n-1". Pairs may repeat.
 Ratings generate_bench_problem(int users, int items, size_t nnz, uint64_t seed);

@@ -74,6 +74,12 @@ struct TrainReport {
   EpochMetrics kept;         // the kept model's epoch (model.history[model.best_epoch - 1])
   std::string watch_device;  // where the watch part trained ("": it was off)
   double watch_seconds = 0;  // its share of `seconds`
+  // A distributed run (TrainInputs::comm): its ranks and transport, and this rank's traffic in
+  // the value part's epochs (sweeps, sums, held-out scores; not the reading or the gather).
+  int ranks = 1;
+  std::string transport;
+  CommStats epoch_comm;
+  int comm_epochs = 0;       // epochs epoch_comm covers
   double seconds = 0;        // wall time of the whole call
 };
 

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Distributed training on this machine: P = 1 and P = 2 ranks under mpirun (THREADS threads per
+# rank, default 1) against one process, on a generated problem cut into 4 files. Per
+# configuration, the median over RUNS runs (default 3) of: an epoch's wall time, entries/s per
+# rank, rank 0's time in collectives and the bytes it sent per epoch (from --metrics-json); then
+# what the scale-out model (bench_scaleout) predicts for P = 2 here, from the P = 1 compute rate
+# and this machine's copy bandwidth as the link.
+#
+# Usage: bash bench/scaling.sh [BUILD_DIR] [USERS] [ITEMS] [RANK]
+#   defaults: build 100000 20000 32 (about 2 M entries)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build}
+users=${2:-100000}
+items=${3:-20000}
+rank=${4:-32}
+runs=${RUNS:-3}
+threads=${THREADS:-1}
+bin=$build/ppmf-gpu
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mpirun=(mpirun --oversubscribe --bind-to none)
+[ "$(id -u)" = 0 ] && mpirun+=(--allow-run-as-root)
+
+"$bin" synth --out "$work/data" --users "$users" --items "$items" --seed 1 >/dev/null
+{ read -r header; split -n l/4 -d --additional-suffix=.csv - "$work/part"; } < "$work/data/ratings.csv"
+for f in "$work"/part*.csv; do { echo "$header"; cat "$f"; } > "$f.tmp" && mv "$f.tmp" "$f"; done
+entries=$(($(wc -l < "$work/data/ratings.csv") - 1))
+flags=(train --data "$work/part*.csv" --user-groups "$work/data/user_groups.csv"
+       --item-groups "$work/data/item_groups.csv" --transform log1p --rank "$rank" --epochs 6
+       --valid-frac 0 --no-watch --threads "$threads" --quiet --out "$work/m.ppmf")
+
+median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+# One configuration: LABEL RANKS (0: no mpirun) -> a row of medians.
+measure() {
+  local label=$1 ranks=$2
+  : > "$work/rows"
+  for _ in $(seq "$runs"); do
+    if [ "$ranks" = 0 ]; then
+      "$bin" "${flags[@]}" --metrics-json "$work/m.json" > /dev/null
+    else
+      "${mpirun[@]}" -np "$ranks" "$bin" "${flags[@]}" --metrics-json "$work/m.json" > /dev/null
+    fi
+    /usr/bin/python3 - "$work/m.json" "$entries" "$ranks" >> "$work/rows" <<'PY'
+import json, statistics, sys
+m = json.load(open(sys.argv[1]))
+entries, ranks = int(sys.argv[2]), max(1, int(sys.argv[3]))
+epoch = statistics.median(e["seconds"] for e in m["epochs"])
+d = m.get("distributed") or {}
+print(epoch, entries / ranks / epoch, d.get("comm_seconds_per_epoch", 0), d.get("comm_bytes_per_epoch", 0))
+PY
+  done
+  local cols=()
+  for c in 1 2 3 4; do cols+=("$(awk -v c=$c '{print $c}' "$work/rows" | median)"); done
+  printf "%-26s %10.3f %16.0f %12.4f %14.2f\n" "$label" "${cols[0]}" "${cols[1]}" "${cols[2]}" \
+    "$(echo "${cols[3]} / 1000000" | bc -l)"
+  echo "${cols[0]}" > "$work/last_epoch"
+}
+
+echo "# $entries entries, $users users, $items items, rank $rank; $threads thread(s) per rank; medians of $runs runs"
+printf "%-26s %10s %16s %12s %14s\n" configuration epoch_s entries/s/rank comm_s/epoch MB/epoch
+measure "1 process" 0
+one_epoch=$(cat "$work/last_epoch")
+measure "mpirun P=1" 1
+measure "mpirun P=2" 2
+
+# The model: compute rate from one process's epoch; the link: this machine's copy bandwidth.
+flops=$(/usr/bin/python3 -c "
+m = $rank + 1; e = $entries; u = $users; i = $items
+f = 2 * e * (m * (m + 1) + 2 * m) + (u + i) * (2 * m**3 / 3 + 2 * m * m) + e * 8 * m
+print(f / $one_epoch)")
+bw=$("$build/bench/bench_reader" --copy-bandwidth 2>/dev/null || echo 5e9)
+echo "# model (bench_scaleout) with the measured compute rate $flops flop/s and link $bw B/s:"
+"$build/bench/bench_scaleout" --entries "$entries" --users "$users" --items "$items" --rank "$rank" \
+  --groups 6 --ranks 1,2 --ranks-per-node 2 --flops "$flops" --intra "$bw" --inter "$bw" --latency 2e-5 | tail -n +2
