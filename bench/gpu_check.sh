@@ -92,7 +92,7 @@ keep_tail "$scratch/tests.log" "$out/tests.log"
 # 4. compute-sanitizer on the CUDA tests that exercise every kernel on small problems.
 sanitized="skipped (dry run)"
 if [ $dry = 0 ] && command -v compute-sanitizer >/dev/null; then
-  filter='SolveRows.*:ImplicitZeros.*:TrainPass.*:GroupMoments.*:Predict.*:ScoreAllItems.*'
+  filter='SolveRows.*:ImplicitZeros.*:DistributedOps.*:TrainPass.*:GroupMoments.*:Predict.*:ScoreAllItems.*'
   for tool in memcheck racecheck; do
     phase "compute-sanitizer $tool" 60 "$scratch/sanitizer.log" compute-sanitizer --tool "$tool" \
       --error-exitcode 3 "$build/tests/ppmf_tests" --gtest_filter="$filter"

@@ -2,7 +2,8 @@
 # Distributed training on this machine: P = 1 and P = 2 ranks under mpirun (THREADS threads per
 # rank, default 1) against one process, on a generated problem cut into 4 files. Per
 # configuration, the median over RUNS runs (default 3) of: an epoch's wall time, entries/s per
-# rank, rank 0's time in collectives and the bytes it sent per epoch (from --metrics-json); then
+# rank, rank 0's time in collectives (and the part of it spent waiting for the slowest rank) and
+# the bytes it sent per epoch (from --metrics-json); then
 # what the scale-out model (bench_scaleout) predicts for P = 2 here, from the P = 1 compute rate
 # and this machine's copy bandwidth as the link.
 #
@@ -47,18 +48,19 @@ m = json.load(open(sys.argv[1]))
 entries, ranks = int(sys.argv[2]), max(1, int(sys.argv[3]))
 epoch = statistics.median(e["seconds"] for e in m["epochs"])
 d = m.get("distributed") or {}
-print(epoch, entries / ranks / epoch, d.get("comm_seconds_per_epoch", 0), d.get("comm_bytes_per_epoch", 0))
+print(epoch, entries / ranks / epoch, d.get("comm_seconds_per_epoch", 0), d.get("comm_bytes_per_epoch", 0),
+      d.get("comm_wait_seconds_per_epoch", 0))
 PY
   done
   local cols=()
-  for c in 1 2 3 4; do cols+=("$(awk -v c=$c '{print $c}' "$work/rows" | median)"); done
-  printf "%-26s %10.3f %16.0f %12.4f %14.2f\n" "$label" "${cols[0]}" "${cols[1]}" "${cols[2]}" \
-    "$(echo "${cols[3]} / 1000000" | bc -l)"
+  for c in 1 2 3 4 5; do cols+=("$(awk -v c=$c '{print $c}' "$work/rows" | median)"); done
+  printf "%-26s %10.3f %16.0f %12.4f %12.4f %14.2f\n" "$label" "${cols[0]}" "${cols[1]}" "${cols[2]}" \
+    "${cols[4]}" "$(echo "${cols[3]} / 1000000" | bc -l)"
   echo "${cols[0]}" > "$work/last_epoch"
 }
 
 echo "# $entries entries, $users users, $items items, rank $rank; $threads thread(s) per rank; medians of $runs runs"
-printf "%-26s %10s %16s %12s %14s\n" configuration epoch_s entries/s/rank comm_s/epoch MB/epoch
+printf "%-26s %10s %16s %12s %12s %14s\n" configuration epoch_s entries/s/rank comm_s/epoch of_it_wait MB/epoch
 measure "1 process" 0
 one_epoch=$(cat "$work/last_epoch")
 measure "mpirun P=1" 1
@@ -69,7 +71,11 @@ flops=$(/usr/bin/python3 -c "
 m = $rank + 1; e = $entries; u = $users; i = $items
 f = 2 * e * (m * (m + 1) + 2 * m) + (u + i) * (2 * m**3 / 3 + 2 * m * m) + e * 8 * m
 print(f / $one_epoch)")
-bw=$("$build/bench/bench_reader" --copy-bandwidth 2>/dev/null || echo 5e9)
-echo "# model (bench_scaleout) with the measured compute rate $flops flop/s and link $bw B/s:"
+# Shared memory between ranks: each byte is copied ~4 times (into our message, into and out of
+# Open MPI's shared segment, into place), so the link is a quarter of one core's copy bandwidth.
+"$bin" bench --users 2000 --items 200 --nnz 20000 --rank 4 --device cpu --threads 1 \
+  --json "$work/bench.json" > /dev/null 2>&1
+bw=$(/usr/bin/python3 -c "import json; print(json.load(open('$work/bench.json'))[0]['copy_bytes_per_s'] / 4)")
+echo "# model (bench_scaleout): compute rate $flops flop/s from one process, link $bw B/s:"
 "$build/bench/bench_scaleout" --entries "$entries" --users "$users" --items "$items" --rank "$rank" \
   --groups 6 --ranks 1,2 --ranks-per-node 2 --flops "$flops" --intra "$bw" --inter "$bw" --latency 2e-5 | tail -n +2

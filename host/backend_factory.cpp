@@ -15,6 +15,7 @@
 #include "build_id.hpp"
 #include "cpu_backend.hpp"
 #include "cuda_plugin.hpp"
+#include "plugins.hpp"
 #include "ppmf/backend.hpp"
 #include "ppmf/common.hpp"
 #include "ppmf/config.hpp"
@@ -31,17 +32,6 @@ struct Plugin {
   decltype(&ppmf_cuda_plugin_make_backend) make = nullptr;
 };
 
-std::string plugin_path() {
-  if (const char* env = std::getenv("PPMF_CUDA_PLUGIN"); env != nullptr && *env != '\0') return env;
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&plugin_path), &info) == 0 || info.dli_fname == nullptr)
-    return "libppmf_cuda.so";
-  std::string dir = info.dli_fname;
-  const size_t slash = dir.rfind('/');
-  dir = slash == std::string::npos ? "." : dir.substr(0, slash);
-  return dir + "/libppmf_cuda.so";
-}
-
 Plugin& plugin() {
   static Plugin p;
   if (p.tried) return p;
@@ -50,7 +40,7 @@ Plugin& plugin() {
   p.error = "this build has no CUDA support (built without a CUDA compiler)";
   return p;
 #endif
-  const std::string path = plugin_path();
+  const std::string path = library_beside_ppmf("PPMF_CUDA_PLUGIN", "libppmf_cuda.so");
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();

@@ -1,10 +1,17 @@
 // The collectives of comm.hpp on top of a transport's three primitives.
 #include "ppmf/comm.hpp"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <cstdlib>
 #include <limits>
+
+#include "build_id.hpp"
+#include "plugins.hpp"
+#include "ppmf/comm_mpi.hpp"
 
 namespace ppmf {
 
@@ -38,7 +45,9 @@ void check_cut(const std::vector<size_t>& cut, int size) {
 }  // namespace
 
 void Comm::agree(const std::string* failure) {
+  const auto t0 = std::chrono::steady_clock::now();
   const int64_t failed = min_raw(failure ? rank_ : kNoFailure);
+  stats_.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (failed == kNoFailure) return;
   const std::string reason =
       broadcast_raw(failure && failed == rank_ ? *failure : std::string(), static_cast<int>(failed));
@@ -174,5 +183,37 @@ class SingleProcess final : public Comm {
 }  // namespace
 
 std::unique_ptr<Comm> single_process_comm() { return std::make_unique<SingleProcess>(); }
+
+bool launched_by_mpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (std::getenv(v) != nullptr) return true;
+  return false;
+}
+
+std::unique_ptr<MpiSession> open_mpi_session() {
+#if !PPMF_HAVE_MPI
+  throw Error("this build has no MPI support (built without MPI: install libopenmpi-dev and rebuild)");
+#else
+  const std::string path = library_beside_ppmf("PPMF_MPI_LIBRARY", "libppmf_mpi.so");
+  // RTLD_GLOBAL: Open MPI loads its own components, which look for libmpi's symbols.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    throw Error("cannot load the MPI transport " + path + ": " + (why ? why : "unknown error"));
+  }
+  const auto build = reinterpret_cast<decltype(&ppmf_mpi_build_id)>(dlsym(handle, "ppmf_mpi_build_id"));
+  const auto open =
+      reinterpret_cast<decltype(&ppmf_mpi_open_session)>(dlsym(handle, "ppmf_mpi_open_session"));
+  if (build == nullptr || open == nullptr)
+    throw Error(path + " is not a ppmf MPI transport (entry points missing)");
+  if (std::string(build()) != PPMF_BUILD_ID)
+    throw Error(path + " belongs to another build (" + build() + ", this one is " + PPMF_BUILD_ID +
+                "): rebuild or reinstall them together");
+  std::string error;
+  MpiSession* session = open(&error);
+  if (session == nullptr) throw Error(error);
+  return std::unique_ptr<MpiSession>(session);
+#endif
+}
 
 }  // namespace ppmf

@@ -1,6 +1,8 @@
-// MPI transport: agreement by MPI_Allreduce, exchanges by nonblocking point-to-point messages in
+// MPI transport (libppmf_mpi): agreement by MPI_Allreduce, exchanges by nonblocking point-to-point messages in
 // chunks of at most 1 GiB (MPI counts are ints), broadcasts by MPI_Bcast in the same chunks.
 #include "ppmf/comm_mpi.hpp"
+
+#include "build_id.hpp"
 
 #include <mpi.h>
 
@@ -100,32 +102,49 @@ class MpiComm final : public Comm {
   }
 };
 
+class WorldSession final : public MpiSession {
+ public:
+  WorldSession() {
+    int provided = 0;
+    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+      throw Error("MPI: MPI_Init_thread failed");
+    try {
+      PPMF_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+      if (provided < MPI_THREAD_FUNNELED)
+        throw Error("MPI: this MPI library cannot be called from a multi-threaded process");
+      MPI_Comm node;
+      PPMF_MPI_CHECK(
+          MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+      PPMF_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
+      PPMF_MPI_CHECK(MPI_Comm_free(&node));
+      world_ = std::make_unique<MpiComm>();
+    } catch (...) {
+      MPI_Finalize();
+      throw;
+    }
+  }
+  ~WorldSession() override {
+    world_.reset();
+    MPI_Finalize();
+  }
+  Comm& world() override { return *world_; }
+  int local_rank() const override { return local_rank_; }
+
+ private:
+  std::unique_ptr<Comm> world_;
+  int local_rank_ = 0;
+};
+
 }  // namespace
-
-bool launched_by_mpi() {
-  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
-    if (std::getenv(v) != nullptr) return true;
-  return false;
-}
-
-MpiSession::MpiSession() {
-  int provided = 0;
-  if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
-    throw Error("MPI: MPI_Init_thread failed");
-  PPMF_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
-  if (provided < MPI_THREAD_FUNNELED)
-    throw Error("MPI: this MPI library cannot be called from a multi-threaded process");
-  MPI_Comm node;
-  PPMF_MPI_CHECK(
-      MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  PPMF_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
-  PPMF_MPI_CHECK(MPI_Comm_free(&node));
-  world_ = std::make_unique<MpiComm>();
-}
-
-MpiSession::~MpiSession() {
-  world_.reset();
-  MPI_Finalize();
-}
-
 }  // namespace ppmf
+
+extern "C" const char* ppmf_mpi_build_id() { return PPMF_BUILD_ID; }
+
+extern "C" ppmf::MpiSession* ppmf_mpi_open_session(std::string* error) {
+  try {
+    return new ppmf::WorldSession();
+  } catch (const std::exception& e) {
+    *error = e.what();
+  }
+  return nullptr;
+}

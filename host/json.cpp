@@ -71,6 +71,7 @@ Json distributed(const TrainReport& r) {
   return Json{{"ranks", r.ranks},
               {"transport", r.transport},
               {"comm_seconds_per_epoch", number(r.epoch_comm.seconds / epochs)},
+              {"comm_wait_seconds_per_epoch", number(r.epoch_comm.wait_seconds / epochs)},
               {"comm_bytes_per_epoch", number(static_cast<double>(r.epoch_comm.bytes) / epochs)},
               {"collectives_per_epoch", number(static_cast<double>(r.epoch_comm.calls) / epochs)}};
 }

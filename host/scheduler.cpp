@@ -485,6 +485,7 @@ void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid
     if (valid.comm) {
       const CommStats& after = valid.comm->stats();
       run.epoch_comm.seconds += after.seconds - comm_before.seconds;
+      run.epoch_comm.wait_seconds += after.wait_seconds - comm_before.wait_seconds;
       run.epoch_comm.bytes += after.bytes - comm_before.bytes;
       run.epoch_comm.calls += after.calls - comm_before.calls;
       ++run.comm_epochs;

@@ -99,6 +99,7 @@ class CudaBackend final : public Backend {
   void load_model(const Model& model) override {
     activate();
     check_model_shapes(model);
+    given_background_[0] = given_background_[1] = false;
     const bool keep_training = n_train_ > 0 && model.U.n == users_.n &&
                                model.V.n == items_.n && model.rank() == users_.rank;
     // The old rows go before measuring what is free.
@@ -146,25 +147,80 @@ class CudaBackend final : public Backend {
   void set_implicit(float zero_weight) override {
     if (!(zero_weight >= 0)) throw Error("the zero weight must be >= 0");
     zero_weight_ = zero_weight;
+    given_background_[0] = given_background_[1] = false;
   }
 
   void solve_rows(Side which, int begin, int end) override {
+    run_solve(which, begin, end, nullptr, nullptr);
+  }
+
+  void row_statistics(Side which, int begin, int end, double* stats) override {
+    const size_t n = static_cast<size_t>(std::max(0, end - begin)) * row_statistics_size(rank_of(which));
+    stats_.ensure(n);
+    run_solve(which, begin, end, stats_.data(), nullptr);
+    stats_.download(stats, n, stream_);
+  }
+
+  void solve_rows_from(Side which, int begin, int end, const double* stats) override {
+    const size_t n = static_cast<size_t>(std::max(0, end - begin)) * row_statistics_size(rank_of(which));
+    stats_.assign(stats, n, stream_);
+    run_solve(which, begin, end, nullptr, stats_.data());
+  }
+
+  std::vector<double> implicit_background(Side which) override {
+    activate();
+    const DeviceSide& o = which == Side::kUsers ? items_ : users_;
+    const int dim = o.dim;
+    cuda::implicit_background(o.view(), background_, background_scratch_, sm_count_, stream_);
+    std::vector<double> full(static_cast<size_t>(dim) * dim + dim), packed;
+    background_.download(full.data(), full.size(), stream_);
+    for (int r = 0; r < dim; ++r)
+      for (int c = 0; c <= r; ++c) packed.push_back(full[static_cast<size_t>(r) * dim + c]);
+    packed.insert(packed.end(), full.end() - dim, full.end());
+    return packed;
+  }
+
+  void set_background(Side which, const std::vector<double>& packed) override {
+    activate();
+    const int dim = rank_of(which) + 1;
+    if (packed.size() != row_statistics_size(dim - 1) - 1)
+      throw Error("internal: a background of the wrong size");
+    std::vector<double> full(static_cast<size_t>(dim) * dim + dim, 0.0);
+    const double* in = packed.data();
+    for (int r = 0; r < dim; ++r)
+      for (int c = 0; c <= r; ++c) full[static_cast<size_t>(r) * dim + c] = *in++;
+    std::copy_n(in, dim, full.end() - dim);
+    const int k = which == Side::kUsers ? 0 : 1;
+    given_background_buffer_[k].assign(full.data(), full.size(), stream_);
+    given_background_[k] = true;
+    sync();
+  }
+
+  void get_rows(Side which, int begin, int end, float* rows) override {
+    activate();
+    const DeviceSide& s = which == Side::kUsers ? users_ : items_;
+    check_row_range(s, begin, end);
+    const size_t n = static_cast<size_t>(end - begin) * 2 * s.dim;
+    packed_rows_.ensure(n);
+    cuda::pack_rows(s.view(), begin, end, packed_rows_.data(), stream_);
+    packed_rows_.download(rows, n, stream_);
+  }
+
+  void set_rows(Side which, int begin, int end, const float* rows) override {
     activate();
     DeviceSide& s = which == Side::kUsers ? users_ : items_;
-    const DeviceSide& o = which == Side::kUsers ? items_ : users_;
-    if (n_train_ == 0) throw Error("no training entries loaded");
-    if (begin < 0 || end > s.n || begin > end) throw Error("row range outside the model");
-    failed_.zero(stream_);
-    if (zero_weight_ > 0)
-      cuda::implicit_background(o.view(), background_, background_scratch_, sm_count_, stream_);
-    cuda::solve_rows(s.view(), o.view(), begin, end, mu0_, sigma2_, failed_.data(), solve_scratch_,
-                     sm_count_, max_shared_bytes_, stream_, zero_weight_,
-                     zero_weight_ > 0 ? background_.data() : nullptr);
-    int failed = 0;
-    failed_.download(&failed, 1, stream_);
-    if (failed)
-      throw Error("an exact row solve met a precision that is not positive definite (non-finite "
-                  "values in the model or the data?)");
+    check_row_range(s, begin, end);
+    packed_rows_.assign(rows, static_cast<size_t>(end - begin) * 2 * s.dim, stream_);
+    cuda::unpack_rows(s.view(), begin, end, packed_rows_.data(), stream_);
+    sync();
+  }
+
+  void set_entry_counts(Side which, const std::vector<int32_t>& counts) override {
+    activate();
+    DeviceSide& s = which == Side::kUsers ? users_ : items_;
+    if (counts.size() != static_cast<size_t>(s.n)) throw Error("internal: counts of the wrong size");
+    s.count.assign(counts.data(), counts.size(), stream_);
+    sync();
   }
 
   TrainPassStats train_pass() override {
@@ -267,6 +323,40 @@ class CudaBackend final : public Backend {
     stream_ = nullptr;
   }
 
+  int rank_of(Side which) const { return which == Side::kUsers ? users_.rank : items_.rank; }
+
+  void check_row_range(const DeviceSide& s, int begin, int end) const {
+    if (begin < 0 || end > s.n || begin > end) throw Error("row range outside the model");
+  }
+
+  // A solve of rows [begin, end): from their entries, or into / from statistics (row_solve.cuh).
+  void run_solve(Side which, int begin, int end, double* stats_out, const double* stats_in) {
+    activate();
+    DeviceSide& s = which == Side::kUsers ? users_ : items_;
+    const DeviceSide& o = which == Side::kUsers ? items_ : users_;
+    if (n_train_ == 0) throw Error("no training entries loaded");
+    check_row_range(s, begin, end);
+    failed_.zero(stream_);
+    const int k = which == Side::kUsers ? 0 : 1;
+    const double* background = nullptr;
+    if (zero_weight_ > 0 && stats_out == nullptr) {
+      if (given_background_[k]) {
+        background = given_background_buffer_[k].data();
+      } else {
+        cuda::implicit_background(o.view(), background_, background_scratch_, sm_count_, stream_);
+        background = background_.data();
+      }
+    }
+    cuda::solve_rows(s.view(), o.view(), begin, end, mu0_, sigma2_, failed_.data(), solve_scratch_,
+                     sm_count_, max_shared_bytes_, stream_, zero_weight_, background, stats_out,
+                     stats_in);
+    int failed = 0;
+    failed_.download(&failed, 1, stream_);
+    if (failed)
+      throw Error("an exact row solve met a precision that is not positive definite (non-finite "
+                  "values in the model or the data?)");
+  }
+
   void require_free(size_t need, const char* what) const {
     size_t free_b = 0, total_b = 0;
     PPMF_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
@@ -355,6 +445,11 @@ class CudaBackend final : public Backend {
   float mu0_ = 0.f, sigma2_ = 1.f;
   float zero_weight_ = 0.f;  // implicit zeros (set_implicit); 0 = off
   DeviceBuffer<double> background_, background_scratch_;
+  // Distributed training: statistics of a row range, packed guide rows, given backgrounds.
+  DeviceBuffer<double> stats_;
+  DeviceBuffer<float> packed_rows_;
+  DeviceBuffer<double> given_background_buffer_[2];
+  bool given_background_[2] = {false, false};
   size_t n_train_ = 0;  // training entries on the device (kept by a reload of the same shape)
   DeviceBuffer<int> failed_;
   DeviceBuffer<double> solve_scratch_, partials_;

@@ -21,6 +21,12 @@ struct SolveArgs {
   // the background (bg_p, lower triangle, and bg_b) joins every row's prior.
   float zero_weight;
   const double *bg_p, *bg_b;
+  // Distributed training (Backend::row_statistics / solve_rows_from), stat_len doubles per row
+  // from `begin`: stats_out receives each row's count and accumulated sums instead of a solve;
+  // stats_in replaces the accumulation by sums given (rows of count 0 are skipped).
+  double* stats_out;
+  const double* stats_in;
+  int stat_len;
 };
 
 // Cell c of a lower triangle enumerated row by row ((0,0), (1,0), (1,1), (2,0), ...) -> (r, col).
@@ -46,13 +52,24 @@ __global__ void __launch_bounds__(kSolveThreads) solve_kernel(SolveArgs a) {
 
   for (int row = a.begin + blockIdx.x; row < a.end; row += gridDim.x) {
     const int64_t e0 = a.s.offsets[row], e1 = a.s.offsets[row + 1];
-    if (e0 == e1) continue;  // no data: the row keeps its guide (same decision for the block)
+    const size_t at = static_cast<size_t>(row - a.begin) * a.stat_len;
+    // No data: the row keeps its guide (the same decision for the whole block).
+    if (a.stats_in != nullptr ? a.stats_in[at] == 0.0 : e0 == e1 && a.stats_out == nullptr) continue;
     for (int c = tid; c < dim * dim; c += nt) P[c] = 0.0;
     for (int k = tid; k < dim; k += nt) b[k] = 0.0;
     __syncthreads();
+    if (a.stats_in != nullptr) {  // sums over every rank, packed as RowSolver::packed_totals
+      for (int c = tid; c < cells; c += nt) {
+        int r, col;
+        triangle_cell(c, r, col);
+        P[r * dim + col] = a.stats_in[at + 1 + c];
+      }
+      for (int k = tid; k < dim; k += nt) b[k] = a.stats_in[at + 1 + cells + k];
+      __syncthreads();
+    }
 
     // 1. Accumulate sum_e E[w w^T] (lower triangle) and sum_e t_e w_e.
-    for (int64_t base = e0; base < e1; base += kStage) {
+    for (int64_t base = a.stats_in != nullptr ? e1 : e0; base < e1; base += kStage) {
       const int m = static_cast<int>(e1 - base < kStage ? e1 - base : kStage);
       for (int idx = tid; idx < m * dim; idx += nt) {
         const int e = idx / dim, k = idx - e * dim;
@@ -87,6 +104,18 @@ __global__ void __launch_bounds__(kSolveThreads) solve_kernel(SolveArgs a) {
         b[k] = acc;
       }
       __syncthreads();
+    }
+
+    if (a.stats_out != nullptr) {  // this rank's sums, to be added over the ranks
+      for (int c = tid; c < cells; c += nt) {
+        int r, col;
+        triangle_cell(c, r, col);
+        a.stats_out[at + 1 + c] = P[r * dim + col];
+      }
+      for (int k = tid; k < dim; k += nt) a.stats_out[at + 1 + cells + k] = b[k];
+      if (tid == 0) a.stats_out[at] = static_cast<double>(e1 - e0);
+      __syncthreads();
+      continue;
     }
 
     // 2. Add the group prior: P = P0 + P / sigma^2, b = P0 M + b / sigma^2.
@@ -222,7 +251,50 @@ __global__ void sum_slabs(const double* slabs, int slab_count, int len, double* 
   }
 }
 
+// A guide row range to and from the packed layout of Backend::get_rows / set_rows.
+__global__ void pack_rows_kernel(SideView s, int begin, int end, float* out) {
+  const int dim = s.dim;
+  const long long n = static_cast<long long>(end - begin) * dim;
+  for (long long x = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; x < n;
+       x += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int row = begin + static_cast<int>(x / dim), k = static_cast<int>(x % dim);
+    float* o = out + static_cast<size_t>(row - begin) * 2 * dim;
+    o[k] = s.mean_of(row)[k];
+    o[dim + k] = s.logsd[static_cast<size_t>(row) * s.stride + k];
+  }
+}
+
+__global__ void unpack_rows_kernel(SideView s, int begin, int end, const float* in) {
+  const int dim = s.dim;
+  const long long n = static_cast<long long>(end - begin) * dim;
+  for (long long x = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; x < n;
+       x += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const int row = begin + static_cast<int>(x / dim), k = static_cast<int>(x % dim);
+    const float* r = in + static_cast<size_t>(row - begin) * 2 * dim;
+    const float w = r[dim + k];
+    s.mean_of(row)[k] = r[k];
+    s.logsd[static_cast<size_t>(row) * s.stride + k] = w;
+    s.var_of(row)[k] = expf(2.0f * w);  // as solve_kernel writes it
+  }
+}
+
 }  // namespace
+
+void pack_rows(const SideView& side, int begin, int end, float* out, cudaStream_t stream) {
+  if (begin >= end) return;
+  const long long n = static_cast<long long>(end - begin) * side.dim;
+  pack_rows_kernel<<<static_cast<unsigned>(std::min<long long>((n + 255) / 256, 4096)), 256, 0,
+                     stream>>>(side, begin, end, out);
+  PPMF_CUDA_CHECK_LAUNCH("pack_rows_kernel");
+}
+
+void unpack_rows(const SideView& side, int begin, int end, const float* in, cudaStream_t stream) {
+  if (begin >= end) return;
+  const long long n = static_cast<long long>(end - begin) * side.dim;
+  unpack_rows_kernel<<<static_cast<unsigned>(std::min<long long>((n + 255) / 256, 4096)), 256, 0,
+                       stream>>>(side, begin, end, in);
+  PPMF_CUDA_CHECK_LAUNCH("unpack_rows_kernel");
+}
 
 void implicit_background(const SideView& other, DeviceBuffer<double>& out,
                          DeviceBuffer<double>& scratch, int sm_count, cudaStream_t stream) {
@@ -248,7 +320,7 @@ void implicit_background(const SideView& other, DeviceBuffer<double>& out,
 void solve_rows(const SideView& side, const SideView& other, int begin, int end, float mu0,
                 float sigma2, int* failed, DeviceBuffer<double>& scratch, int sm_count,
                 size_t max_shared_bytes, cudaStream_t stream, float zero_weight,
-                const double* background) {
+                const double* background, double* stats_out, const double* stats_in) {
   if (begin >= end) return;
   const int dim = side.dim;
   const size_t p_bytes = static_cast<size_t>(dim) * dim * sizeof(double);
@@ -273,9 +345,12 @@ void solve_rows(const SideView& side, const SideView& other, int begin, int end,
                  1.0 / sigma2,
                  failed,
                  shared_p ? nullptr : scratch.data(),
-                 background != nullptr ? zero_weight : 0.f,
+                 background != nullptr || stats_out != nullptr ? zero_weight : 0.f,
                  background,
-                 background != nullptr ? background + dim2 : nullptr};
+                 background != nullptr ? background + dim2 : nullptr,
+                 stats_out,
+                 stats_in,
+                 static_cast<int>(row_statistics_size(side.rank))};
   solve_kernel<<<static_cast<unsigned>(blocks), kSolveThreads, smem, stream>>>(args);
   PPMF_CUDA_CHECK_LAUNCH("solve_kernel");
 }

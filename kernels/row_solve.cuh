@@ -20,6 +20,7 @@
 
 #include "device_buffer.cuh"
 #include "device_side.cuh"
+#include "ppmf/backend.hpp"
 
 namespace ppmf::cuda {
 
@@ -28,10 +29,21 @@ namespace ppmf::cuda {
 // `max_shared_bytes` is the device's opt-in shared memory per block.
 // With `background` (implicit_background's output) the watch model's implicit zeros of weight
 // `zero_weight` join every row (the entries' values are then confidences; mu0 is not used).
+// Distributed training (Backend::row_statistics, solve_rows_from): with `stats_out` (device,
+// row_statistics_size(rank) doubles per row from `begin`) each row's count and sums are written
+// there and nothing is solved; with `stats_in` the rows are solved from those sums instead of
+// their entries (rows of count 0 left as they are).
 void solve_rows(const SideView& side, const SideView& other, int begin, int end, float mu0,
                 float sigma2, int* failed, DeviceBuffer<double>& scratch, int sm_count,
                 size_t max_shared_bytes, cudaStream_t stream, float zero_weight = 0.f,
-                const double* background = nullptr);
+                const double* background = nullptr, double* stats_out = nullptr,
+                const double* stats_in = nullptr);
+
+// Rows [begin, end) of `side` to and from `packed` (device; per row dim means, then dim log-sds);
+// unpack_rows sets the variances as a solve does.
+void pack_rows(const SideView& side, int begin, int end, float* packed, cudaStream_t stream);
+void unpack_rows(const SideView& side, int begin, int end, const float* packed,
+                 cudaStream_t stream);
 
 // The implicit zeros' background of `other` into `out`: the lower triangle of
 // sum_j E[w_j w_j^T] (dim x dim), then sum_j (0 - beta_j) w_j (dim), in double; `scratch` holds

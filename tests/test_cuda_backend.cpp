@@ -17,11 +17,13 @@
 #include "cpu_backend.hpp"
 #include "ppmf/backend.hpp"
 #include "ppmf/devices.hpp"
+#include "ppmf/distributed.hpp"
 #include "ppmf/perf_model.hpp"
 #include "ppmf/scheduler.hpp"
 #include "ppmf/side_priors.hpp"
 #include "ppmf/split.hpp"
 #include "test_util.hpp"
+#include "thread_comm.hpp"
 
 
 namespace ppmf {
@@ -329,6 +331,92 @@ TEST(ImplicitZeros, CudaMatchesCpu) {
                             1e-3, 1e-4));
     }
   }
+}
+
+// Distributed training's row operations on the GPU against the CPU: a side's statistics (plain
+// and with implicit zeros), solves from statistics, the background, and the rows in and out; at
+// ranks that keep P in shared memory and that do not; odd row ranges.
+TEST(DistributedOps, CudaMatchesCpu) {
+  if (!cuda_usable()) GTEST_SKIP() << "no usable GPU (or built without CUDA)";
+  const Ratings r = testing::planted_ratings(1203, 317, 3, 9, 0.3, 43);
+  for (const int rank : {5, 130}) {
+    for (const float w0 : {0.0f, 1.5f}) {
+      SCOPED_TRACE("rank " + std::to_string(rank) + ", zero weight " + std::to_string(w0));
+      const Model m = testing::random_model(r, rank, 3, 11 + rank);
+      const std::vector<float> values = w0 > 0 ? std::vector<float>(r.size(), w0 + 4.0f) : r.value;
+      auto cpu = make_cpu_backend(2);
+      auto gpu = new_cuda_backend();
+      for (Backend* x : {cpu.get(), gpu.get()}) {
+        x->load_model(m);
+        if (w0 > 0) x->set_implicit(w0);
+        x->load_training(r.user, r.item, values);
+      }
+      const int begin = 17, end = 301;
+      const size_t len = row_statistics_size(rank) * (end - begin);
+      std::vector<double> sc(len), sg(len);
+      cpu->row_statistics(Side::kItems, begin, end, sc.data());
+      gpu->row_statistics(Side::kItems, begin, end, sg.data());
+      for (size_t k = 0; k < len; ++k)
+        ASSERT_NEAR(sg[k], sc[k], 1e-6 * (1 + std::abs(sc[k]))) << "statistic " << k;
+      if (w0 > 0) {
+        const std::vector<double> bc = cpu->implicit_background(Side::kItems);
+        const std::vector<double> bg = gpu->implicit_background(Side::kItems);
+        ASSERT_EQ(bc.size(), bg.size());
+        for (size_t k = 0; k < bc.size(); ++k)
+          ASSERT_NEAR(bg[k], bc[k], 1e-6 * (1 + std::abs(bc[k]))) << "background " << k;
+        for (Backend* x : {cpu.get(), gpu.get()}) x->set_background(Side::kItems, bc);
+      }
+      // Both solve from the CPU's statistics; then the rows out of one and into the other.
+      for (Backend* x : {cpu.get(), gpu.get()}) x->solve_rows_from(Side::kItems, begin, end, sc.data());
+      const size_t row_len = 2 * static_cast<size_t>(rank + 1) * (end - begin);
+      std::vector<float> rc(row_len), rg(row_len);
+      cpu->get_rows(Side::kItems, begin, end, rc.data());
+      gpu->get_rows(Side::kItems, begin, end, rg.data());
+      EXPECT_TRUE(all_close("rows", rg.data(), rc.data(), row_len, 1e-3, 1e-4));
+      gpu->set_rows(Side::kItems, begin, end, rc.data());
+      gpu->get_rows(Side::kItems, begin, end, rg.data());
+      EXPECT_EQ(testing::bits(rg), testing::bits(rc));
+    }
+  }
+}
+
+// Distributed training with a GPU per rank (here two ranks on one GPU, over the thread
+// transport): one rank is the single-GPU model within float tolerance, two reach the CPU run's
+// held-out accuracy.
+TEST(Distributed, CudaRanksMatchOneProcess) {
+  if (!cuda_usable()) GTEST_SKIP() << "no usable GPU (or built without CUDA)";
+  const Ratings all = testing::planted_ratings(900, 250, 3, 15, 0.3, 47);
+  const Split split = split_by_hash(all, 0.1, 3);
+  ModelConfig mc;
+  mc.rank = 5;
+  TrainConfig tc = testing::epochs_config(15);
+  tc.watch.epochs = 2;
+  const auto train_on = [&](int ranks) {
+    std::vector<TrainResult> out(ranks);
+    const auto errors = testing::run_ranks(ranks, [&](Comm& comm) {
+      const Ratings mine = owned_entries(split.train, comm), test = owned_entries(split.test, comm);
+      TrainInputs in;
+      in.train = &mine;
+      in.test = &test;
+      in.comm = &comm;
+      out[comm.rank()] = train(in, mc, tc, *new_cuda_backend());
+    });
+    for (const auto& e : errors)
+      if (e) std::rethrow_exception(e);
+    return out;
+  };
+  TrainInputs in;
+  in.train = &split.train;
+  in.test = &split.test;
+  const TrainResult gpu = train(in, mc, tc, *new_cuda_backend());
+  const TrainResult cpu = train(in, mc, tc, *make_cpu_backend(2));
+  const TrainResult one = train_on(1)[0];
+  EXPECT_TRUE(all_close("U mean", one.model.U.mean.data(), gpu.model.U.mean.data(),
+                        gpu.model.U.mean.size(), 1e-3, 1e-4));
+  EXPECT_TRUE(all_close("watch V mean", one.model.watch.V.mean.data(),
+                        gpu.model.watch.V.mean.data(), gpu.model.watch.V.mean.size(), 1e-3, 1e-4));
+  const TrainResult two = train_on(2)[0];
+  EXPECT_NEAR(two.report.kept.test_rmse, cpu.report.kept.test_rmse, 0.005);
 }
 
 // A run interrupted after epoch 3 and resumed from its checkpoint on the GPU ends with the model

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "cpu_backend.hpp"
+#include "ppmf/checkpoint.hpp"
 #include "ppmf/distributed.hpp"
 #include "ppmf/scheduler.hpp"
 #include "ppmf/split.hpp"
@@ -50,10 +51,18 @@ const Problem& problem() {
   return made;
 }
 
-std::vector<TrainResult> train_on_ranks(int ranks) {
+// Trains on `ranks` ranks (resuming from `resume` when given); rank `cancel_rank` cancels itself
+// once `cancel_after` epochs are done. Returns each rank's result and exception.
+struct Outcome {
+  std::vector<TrainResult> results;
+  std::vector<std::exception_ptr> errors;
+};
+Outcome run_on_ranks(int ranks, const TrainConfig& tc, const std::string& resume = "",
+                     int cancel_rank = -1, int cancel_after = 0) {
   const Problem& p = problem();
-  std::vector<TrainResult> out(ranks);
-  rethrow_first(run_ranks(ranks, [&](Comm& comm) {
+  Outcome o;
+  o.results.resize(ranks);
+  o.errors = run_ranks(ranks, [&](Comm& comm) {
     const Ratings mine = owned_entries(p.split.train, comm);
     const Ratings test = owned_entries(p.split.test, comm);
     auto backend = make_cpu_backend(1);
@@ -62,10 +71,21 @@ std::vector<TrainResult> train_on_ranks(int ranks) {
     in.test = &test;
     in.user_groups = &p.data.user_groups;
     in.item_groups = &p.data.item_groups;
+    in.resume_from = resume;
     in.comm = &comm;
-    out[comm.rank()] = train(in, p.mc, p.tc, *backend);
-  }));
-  return out;
+    int epochs = 0;
+    TrainCallbacks cb;
+    cb.on_epoch = [&](const EpochMetrics&) { ++epochs; };
+    if (comm.rank() == cancel_rank) cb.cancelled = [&] { return epochs >= cancel_after; };
+    o.results[comm.rank()] = train(in, p.mc, tc, *backend, cb);
+  });
+  return o;
+}
+
+std::vector<TrainResult> train_on_ranks(int ranks) {
+  Outcome o = run_on_ranks(ranks, problem().tc);
+  rethrow_first(o.errors);
+  return std::move(o.results);
 }
 
 TrainResult train_alone() {
@@ -118,6 +138,28 @@ TEST(Distributed, TwoAndThreeRanksMatchOneProcessAndAgreeOnTheHyperparameters) {
 TEST(Distributed, TheSameRanksGiveTheSameModel) {
   const std::vector<TrainResult> a = train_on_ranks(2), b = train_on_ranks(2);
   testing::expect_same_model(a[0].model, b[0].model, testing::Timings::kIgnored);
+}
+
+TEST(Distributed, PerRankCheckpointsResumeToTheUninterruptedModel) {
+  const std::vector<TrainResult> whole = train_on_ranks(2);
+  TrainConfig tc = problem().tc;
+  tc.checkpoint = testing::temp_path("run.ckpt");
+  // Rank 1 is interrupted during epoch 4: every rank stops, each with its epoch-3 checkpoint.
+  const Outcome stopped = run_on_ranks(2, tc, "", 1, 3);
+  for (const auto& e : stopped.errors) {
+    ASSERT_TRUE(e);
+    try {
+      std::rethrow_exception(e);
+    } catch (const RemoteFailure& f) {
+      EXPECT_EQ(f.rank(), 1);
+      EXPECT_NE(std::string(f.what()).find("interrupted"), std::string::npos) << f.what();
+    }
+  }
+  for (const char* part : {".rank-0-of-2", ".rank-1-of-2"})
+    EXPECT_EQ(load_checkpoint(tc.checkpoint + part).model.history.size(), 3u) << part;
+  Outcome resumed = run_on_ranks(2, tc, tc.checkpoint);
+  rethrow_first(resumed.errors);
+  testing::expect_same_model(whole[0].model, resumed.results[0].model, testing::Timings::kIgnored);
 }
 
 // Three parts of uneven sizes; an entry repeated across two files.

@@ -34,8 +34,10 @@ void print_summary(const std::string& path, const TrainResult& r) {
   std::printf("sigma        %.4f\n", rep.kept.sigma);
   if (!rep.transport.empty()) {
     const double epochs = std::max(1, rep.comm_epochs);
-    std::printf("ranks        %d (%s): rank 0 spent %.3f s and sent %.2f MB per epoch in collectives\n",
+    std::printf("ranks        %d (%s): rank 0 spent %.3f s per epoch in collectives (%.3f s "
+                "waiting for other ranks) and sent %.2f MB\n",
                 rep.ranks, rep.transport.c_str(), rep.epoch_comm.seconds / epochs,
+                rep.epoch_comm.wait_seconds / epochs,
                 static_cast<double>(rep.epoch_comm.bytes) / epochs / 1e6);
   }
 }
@@ -54,7 +56,8 @@ int cmd_train(int argc, char** argv) {
       "\n"
       "Under mpirun (a build with MPI), the ranks train one model together: each reads a share\n"
       "of the --data files, owns the users whose ids hash to it, and rank 0 writes the model\n"
-      "(and prints); --device auto means the CPU there. Checkpoints are one file per rank.");
+      "(and prints); --device auto gives rank r the GPU r mod (the node's GPUs), or the CPU.\n"
+      "Checkpoints are one file per rank (FILE.rank-R-of-P).");
   args.option("data", "",
               "ratings: delimited text (comma, tab, '::', whitespace), .gz ok; several files as a\n"
               "                            comma-separated list and/or glob patterns ('parts/*.csv.gz')",
@@ -160,9 +163,14 @@ int cmd_train(int argc, char** argv) {
   }
 
   auto backend = open_backend(args);
+  // Load balance: users are shared out by a hash of their ids, so entries per rank vary.
+  const int64_t fewest = comm ? comm->min(static_cast<int64_t>(train_part.size())) : 0;
+  const int64_t most = comm ? -comm->min(-static_cast<int64_t>(train_part.size())) : 0;
   if (!quiet) {
     if (comm)
-      std::fprintf(stderr, "%d ranks (%s); rank 0: ", comm->size(), comm->transport().c_str());
+      std::fprintf(stderr, "%d ranks (%s), %lld to %lld training entries each; rank 0: ",
+                   comm->size(), comm->transport().c_str(), static_cast<long long>(fewest),
+                   static_cast<long long>(most));
     std::fprintf(
         stderr,
         "training on %zu entries (%zu users, %zu items), %zu held out; rank %d, %s, device %s\n",

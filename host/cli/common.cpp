@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "ppmf/devices.hpp"
 #include "ppmf/distributed.hpp"
 #include "ppmf/files.hpp"
 #include "ppmf/watch.hpp"
@@ -29,10 +30,14 @@ void add_read_options(Args& args, bool need_value) {
 
 namespace {
 Comm* g_run_comm = nullptr;
+int g_local_rank = 0;
 }  // namespace
 
 Comm* run_comm() { return g_run_comm; }
-void set_run_comm(Comm* comm) { g_run_comm = comm; }
+void set_run_comm(Comm* comm, int local_rank) {
+  g_run_comm = comm;
+  g_local_rank = local_rank;
+}
 bool is_rank_zero() { return g_run_comm == nullptr || g_run_comm->rank() == 0; }
 
 ReadOptions read_options(const Args& args, bool need_value, const std::string& time_column) {
@@ -170,7 +175,12 @@ void add_device_options(Args& args, const std::string& default_device) {
 
 std::unique_ptr<Backend> open_backend(const Args& args) {
   DeviceSpec device = parse_device(args.str("device"));
-  if (run_comm() != nullptr && device.kind == DeviceSpec::kAuto) device.kind = DeviceSpec::kCpu;
+  if (run_comm() != nullptr && device.kind == DeviceSpec::kAuto) {
+    std::string why_none;
+    const std::vector<GpuInfo> gpus = list_gpus(&why_none);
+    device.kind = gpus.empty() ? DeviceSpec::kCpu : DeviceSpec::kGpu;
+    if (!gpus.empty()) device.gpu = gpus[static_cast<size_t>(g_local_rank) % gpus.size()].index;
+  }
   device.threads = args.int_value("threads");
   std::string note;
   auto backend = make_backend(device, &note);

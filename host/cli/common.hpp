@@ -19,9 +19,10 @@ namespace ppmf::cli {
 // A default value as --help prints it (shortest form).
 std::string num(double v);
 
-// The ranks of this run when an MPI launcher started it (main opens the session), else null.
+// The ranks of this run when an MPI launcher started it (main opens the session), else null;
+// `local_rank`: this rank's index among the ranks on its node.
 Comm* run_comm();
-void set_run_comm(Comm* comm);
+void set_run_comm(Comm* comm, int local_rank = 0);
 // In a run of several processes, only rank 0 prints progress and results.
 bool is_rank_zero();
 
@@ -50,7 +51,8 @@ FoldInOptions fold_in_options(const Args& args);
 
 void add_device_options(Args& args, const std::string& default_device);
 // The backend of --device and --threads; a note on stderr when "auto" passes over an unusable GPU.
-// Under mpirun, "auto" means the CPU (distributed training runs on the CPU backend).
+// Under mpirun, "auto" gives rank r the GPU (local rank r) mod (the node's GPUs), or the CPU
+// where there is none.
 std::unique_ptr<Backend> open_backend(const Args& args);
 
 // Refuses, before any work, an output option naming the same file as an input option or as

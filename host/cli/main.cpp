@@ -7,15 +7,13 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <new>
-#include <optional>
 
 #include "cli/common.hpp"
 #include "ppmf/cancel.hpp"
 #include "ppmf/files.hpp"
-#if PPMF_WITH_MPI
 #include "ppmf/comm_mpi.hpp"
-#endif
 
 namespace {
 
@@ -133,15 +131,13 @@ int main(int argc, char** argv) {
   }
   install_signal_handlers();
   try {
-#if PPMF_WITH_MPI
     if (ppmf::launched_by_mpi()) {
-      ppmf::MpiSession mpi;
-      set_run_comm(&mpi.world());
-      const int code = run_on_ranks(mpi.world(), argv[1], argc, argv);
+      const std::unique_ptr<ppmf::MpiSession> mpi = ppmf::open_mpi_session();
+      set_run_comm(&mpi->world(), mpi->local_rank());
+      const int code = run_on_ranks(mpi->world(), argv[1], argc, argv);
       set_run_comm(nullptr);
       return code;
     }
-#endif
     return run_command(argv[1], argc, argv);
   } catch (const std::exception& e) {
     return report(e);

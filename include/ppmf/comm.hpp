@@ -33,6 +33,7 @@ class RemoteFailure : public Error {
 // Traffic of this rank so far (for benchmarks and per-epoch reports).
 struct CommStats {
   double seconds = 0;   // wall time inside collectives (waiting included)
+  double wait_seconds = 0;  // of which in the agreements that open them: waiting for the slowest rank
   uint64_t bytes = 0;   // bytes this rank sent to other ranks
   uint64_t calls = 0;   // collectives
 };

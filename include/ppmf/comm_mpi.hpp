@@ -1,7 +1,6 @@
-// The MPI transport of comm.hpp (library ppmf_mpi, built when CMake finds MPI and PPMF_WITH_MPI
-// is on). A program launched by mpirun (or another MPI launcher) opens an MpiSession for its
-// lifetime and trains with its communicator; without a launcher nothing here is called, so a
-// plain run pays nothing for MPI.
+// Distributed training over MPI. The transport (host/comm_mpi.cpp) lives in libppmf_mpi, built when
+// CMake finds MPI (PPMF_WITH_MPI); libppmf loads it only when asked, so neither libppmf nor the
+// CLI links MPI, and a run without mpirun pays nothing for it.
 #pragma once
 
 #include <memory>
@@ -13,23 +12,24 @@ namespace ppmf {
 // True when an MPI launcher started this process (its rank variables are set).
 bool launched_by_mpi();
 
-// MPI_Init_thread (funneled: only the thread that opened the session calls MPI) and, at the end
-// of the session's life, MPI_Finalize. One per process.
+// An open MPI session: MPI_Init_thread (funneled: only the thread that opened it calls MPI) when
+// opened, MPI_Finalize when destroyed. One per process.
 class MpiSession {
  public:
-  MpiSession();
-  ~MpiSession();
-  MpiSession(const MpiSession&) = delete;
-  MpiSession& operator=(const MpiSession&) = delete;
-
+  virtual ~MpiSession() = default;
   // MPI_COMM_WORLD as a Comm (errors returned, checked and thrown as Error naming the call).
-  Comm& world() { return *world_; }
+  virtual Comm& world() = 0;
   // This rank's index among the ranks on its node (for choosing a GPU: local rank mod GPUs).
-  int local_rank() const { return local_rank_; }
-
- private:
-  std::unique_ptr<Comm> world_;
-  int local_rank_ = 0;
+  virtual int local_rank() const = 0;
 };
 
+// Loads libppmf_mpi (beside libppmf, or $PPMF_MPI_LIBRARY) and opens the session. Throws Error
+// when this build has no MPI support or the library cannot be loaded.
+std::unique_ptr<MpiSession> open_mpi_session();
+
 }  // namespace ppmf
+
+// The entry points of libppmf_mpi: the build it belongs to, and a new session (null and *error
+// set on failure).
+extern "C" const char* ppmf_mpi_build_id();
+extern "C" ppmf::MpiSession* ppmf_mpi_open_session(std::string* error);
