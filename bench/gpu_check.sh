@@ -134,6 +134,17 @@ for d in dict.fromkeys([dev, "cpu"]):
         runs[d] = {"error": str(e)}
 print(json.dumps(runs))
 PY
+# 6b. The same training as one rank over NCCL (distributed code path, no MPI): its test RMSE next
+# to the single-GPU run's, and its time in collectives.
+nccl_result="skipped (dry run)"
+if [ $dry = 0 ]; then
+  nccl_run() {
+    "$bin" train --data "$ml" --test-frac 0.1 --seed 1 --rank 32 --device "$dev" --transport nccl \
+      --metrics-json "$scratch/ml_nccl.json" --out "$scratch/ml_nccl.ppmf" >"$scratch/ml_nccl.txt" 2>&1
+  }
+  phase "MovieLens 100K, one rank over NCCL" 60 "$scratch/nccl.log" nccl_run
+  nccl_result="test_rmse $(ml_rmse "$scratch/ml_nccl.txt") (single GPU $(ml_rmse "$scratch/ml_$dev.txt")); $(grep -E '^ranks' "$scratch/ml_nccl.txt" || tail -2 "$scratch/ml_nccl.txt" | tr '\n' ' ')"
+fi
 target=$(ml_rmse "$scratch/ml_$dev.txt")
 if [ -n "$target" ] && python3 -c "import numpyro" 2>/dev/null; then
   numpyro() {
@@ -168,6 +179,7 @@ if rows:
     print("peak %.1f GFLOP/s, copy %.1f GB/s" % (rows[0]["peak_flops_per_s"] / 1e9, rows[0]["copy_bytes_per_s"] / 1e9))
 PY
   echo "MovieLens 100K: $(cat "$out/ml.json")"
+  echo "One rank over NCCL: $nccl_result"
   echo "NumPyro: $(cat "$out/numpyro.json")"
   echo "total ${SECONDS}s"
 } | tee "$out/summary.txt"

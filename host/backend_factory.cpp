@@ -30,6 +30,7 @@ struct Plugin {
   std::string error;  // why it could not be used
   decltype(&ppmf_cuda_plugin_list_gpus) list = nullptr;
   decltype(&ppmf_cuda_plugin_make_backend) make = nullptr;
+  decltype(&ppmf_cuda_plugin_make_nccl_comm) make_nccl = nullptr;  // plugins built with NCCL
 };
 
 Plugin& plugin() {
@@ -50,6 +51,8 @@ Plugin& plugin() {
   const auto abi = reinterpret_cast<decltype(&ppmf_cuda_plugin_abi)>(dlsym(handle, "ppmf_cuda_plugin_abi"));
   p.list = reinterpret_cast<decltype(p.list)>(dlsym(handle, "ppmf_cuda_plugin_list_gpus"));
   p.make = reinterpret_cast<decltype(p.make)>(dlsym(handle, "ppmf_cuda_plugin_make_backend"));
+  p.make_nccl =
+      reinterpret_cast<decltype(p.make_nccl)>(dlsym(handle, "ppmf_cuda_plugin_make_nccl_comm"));
   if (abi == nullptr || p.list == nullptr || p.make == nullptr) {
     p.error = path + " is not a ppmf CUDA plugin (entry points missing)";
   } else if (std::string(abi()) != PPMF_BUILD_ID) {
@@ -59,6 +62,7 @@ Plugin& plugin() {
   if (!p.error.empty()) {
     p.list = nullptr;
     p.make = nullptr;
+    p.make_nccl = nullptr;
   }
   return p;
 }
@@ -161,6 +165,17 @@ std::unique_ptr<Backend> make_backend(const DeviceSpec& device, std::string* not
     if (note) *note = "a GPU is present but unusable (" + why + "); running on the CPU";
   }
   return make_cpu_backend(device.threads);
+}
+
+std::unique_ptr<Comm> make_nccl_comm(int gpu, Comm* bootstrap) {
+  Plugin& p = plugin();
+  if (p.make == nullptr) throw Error("NCCL needs the CUDA plugin: " + p.error);
+  if (p.make_nccl == nullptr)
+    throw Error("this build's CUDA plugin has no NCCL (NCCL was not found when it was built)");
+  std::string error;
+  Comm* c = p.make_nccl(gpu, bootstrap, &error);
+  if (c == nullptr) throw Error("NCCL on GPU " + std::to_string(gpu) + ": " + error);
+  return std::unique_ptr<Comm>(c);
 }
 
 }  // namespace ppmf

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ppmf/backend.hpp"
+#include "ppmf/comm.hpp"
 #include "ppmf/devices.hpp"
 
 extern "C" {
@@ -23,4 +24,9 @@ bool ppmf_cuda_plugin_list_gpus(std::vector<ppmf::GpuInfo>* gpus, std::string* w
 
 // A CUDA backend on device `device`, or nullptr with the reason in `error`. The caller owns it.
 ppmf::Backend* ppmf_cuda_plugin_make_backend(int device, std::string* error);
+
+// Only in plugins built with NCCL: the NCCL transport between the ranks' GPUs (this rank's is
+// `device`), set up over `bootstrap` (collective on it; null: one rank), or nullptr with the
+// reason in `error`. The caller owns it.
+ppmf::Comm* ppmf_cuda_plugin_make_nccl_comm(int device, ppmf::Comm* bootstrap, std::string* error);
 }

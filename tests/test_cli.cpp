@@ -230,6 +230,12 @@ TEST_F(Cli, BadInputGivesOneClearLine) {
   expect_one_line_error(run("train --data /nonexistent/x.csv"), "cannot open");
   expect_one_line_error(run("train --data " + data_ + " --rank zero"), "--rank");
   expect_one_line_error(run("train --data " + data_ + " --bogus 1"), "unknown option --bogus");
+  expect_one_line_error(run("train --data " + data_ + " --transport tcp"),
+                        "--transport: expected mpi or nccl");
+  expect_one_line_error(run("train --data " + data_ + " --transport nccl --device cpu"),
+                        "--transport: nccl needs a GPU");
+  expect_one_line_error(run("train --data '" + testing::test_dir() + "/none*.csv'"),
+                        "no file matches");
   expect_one_line_error(run("train --data " + data_ + " --device 0 --quiet"),
                         "--device: GPU 0 asked for");
   expect_one_line_error(run("train --data " + data_ + " --device gpu7"),

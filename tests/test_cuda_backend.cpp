@@ -419,6 +419,41 @@ TEST(Distributed, CudaRanksMatchOneProcess) {
   EXPECT_NEAR(two.report.kept.test_rmse, cpu.report.kept.test_rmse, 0.005);
 }
 
+// One rank over NCCL (no MPI): the collectives work, and training through them gives the
+// single-GPU model within float tolerance.
+TEST(Distributed, CudaOverNcclOneRankMatchesOneGpu) {
+  if (!cuda_usable()) GTEST_SKIP() << "no usable GPU (or built without CUDA)";
+  std::unique_ptr<Comm> nccl;
+  try {
+    nccl = make_nccl_comm(0, nullptr);
+  } catch (const Error& e) {
+    if (std::string(e.what()).find("has no NCCL") != std::string::npos) GTEST_SKIP() << e.what();
+    FAIL() << e.what();
+  }
+  EXPECT_EQ(nccl->transport(), "nccl");
+  std::vector<double> v = {1.5, -2.0, 1e-300};
+  nccl->sum(v);
+  EXPECT_EQ(v, (std::vector<double>{1.5, -2.0, 1e-300}));
+  EXPECT_EQ(nccl->min(-7), -7);
+  EXPECT_EQ(nccl->broadcast("id bytes", 0), "id bytes");
+  EXPECT_EQ(nccl->all_gather("x"), std::vector<std::string>{"x"});
+
+  const Ratings all = testing::planted_ratings(700, 200, 3, 12, 0.3, 53);
+  ModelConfig mc;
+  mc.rank = 4;
+  TrainConfig tc = testing::epochs_config(6);
+  tc.watch.epochs = 2;
+  TrainInputs in;
+  in.train = &all;
+  const Model alone = train(in, mc, tc, *new_cuda_backend()).model;
+  in.comm = nccl.get();
+  const Model over = train(in, mc, tc, *new_cuda_backend()).model;
+  EXPECT_TRUE(all_close("V mean", over.V.mean.data(), alone.V.mean.data(), alone.V.mean.size(),
+                        1e-3, 1e-4));
+  EXPECT_TRUE(all_close("watch U mean", over.watch.U.mean.data(), alone.watch.U.mean.data(),
+                        alone.watch.U.mean.size(), 1e-3, 1e-4));
+}
+
 // A run interrupted after epoch 3 and resumed from its checkpoint on the GPU ends with the model
 // of the uninterrupted GPU run, within float tolerance (atomics reorder the GPU's sums).
 TEST(Checkpoints, CudaResumeMatchesTheUninterruptedRun) {

@@ -6,6 +6,7 @@
 #include "cli/common.hpp"
 #include "cli/train_log.hpp"
 #include "ppmf/csv_writer.hpp"
+#include "ppmf/devices.hpp"
 #include "ppmf/distributed.hpp"
 #include "ppmf/json.hpp"
 #include "ppmf/model_file.hpp"
@@ -76,6 +77,10 @@ int cmd_train(int argc, char** argv) {
               "                            prior, the hyperparameters from the old model",
               "FILE");
   add_device_options(args, "auto");
+  args.option("transport", "mpi",
+              "between the ranks: mpi, or nccl (GPU to GPU, one GPU per rank; without mpirun, a\n"
+              "                            one-rank NCCL run on --device)",
+              "T");
   args.option("out", "model.ppmf", "model file to write (may equal --warm-start)", "FILE")
       .option("metrics-json", "", "write per-epoch metrics as JSON", "FILE")
       .option("checkpoint", "",
@@ -99,6 +104,8 @@ int cmd_train(int argc, char** argv) {
   train_config.checkpoint = args.given("checkpoint") ? args.str("checkpoint") : args.str("resume");
   train_config.checkpoint_every = args.int_value("checkpoint-every");
   validate(train_config);
+  if (args.str("transport") != "mpi" && args.str("transport") != "nccl")
+    throw ConfigError("transport", "expected mpi or nccl, got '" + args.str("transport") + "'");
   Comm* comm = run_comm();
   const bool quiet = args.given("quiet") || !is_rank_zero();
   if (comm && args.given("split-out"))
@@ -163,6 +170,20 @@ int cmd_train(int argc, char** argv) {
   }
 
   auto backend = open_backend(args);
+  std::unique_ptr<Comm> nccl;
+  if (args.str("transport") == "nccl") {
+    DeviceSpec device = device_spec(args);
+    if (device.kind == DeviceSpec::kAuto) {
+      std::string why_none;
+      const std::vector<GpuInfo> gpus = list_gpus(&why_none);
+      if (gpus.empty()) throw ConfigError("transport", "nccl needs a GPU: " + why_none);
+      device = {DeviceSpec::kGpu, gpus[0].index, 0};
+    }
+    if (device.kind != DeviceSpec::kGpu)
+      throw ConfigError("transport", "nccl needs a GPU per rank (--device auto or an index)");
+    nccl = make_nccl_comm(device.gpu, comm);  // over MPI's ranks, or one rank
+    comm = nccl.get();
+  }
   // Load balance: users are shared out by a hash of their ids, so entries per rank vary.
   const int64_t fewest = comm ? comm->min(static_cast<int64_t>(train_part.size())) : 0;
   const int64_t most = comm ? -comm->min(-static_cast<int64_t>(train_part.size())) : 0;

@@ -173,7 +173,7 @@ void add_device_options(Args& args, const std::string& default_device) {
               "CPU threads (0 = the CPUs this process may use: affinity and cgroup quota)", "N");
 }
 
-std::unique_ptr<Backend> open_backend(const Args& args) {
+DeviceSpec device_spec(const Args& args) {
   DeviceSpec device = parse_device(args.str("device"));
   if (run_comm() != nullptr && device.kind == DeviceSpec::kAuto) {
     std::string why_none;
@@ -182,6 +182,11 @@ std::unique_ptr<Backend> open_backend(const Args& args) {
     if (!gpus.empty()) device.gpu = gpus[static_cast<size_t>(g_local_rank) % gpus.size()].index;
   }
   device.threads = args.int_value("threads");
+  return device;
+}
+
+std::unique_ptr<Backend> open_backend(const Args& args) {
+  const DeviceSpec device = device_spec(args);
   std::string note;
   auto backend = make_backend(device, &note);
   if (!note.empty()) std::fprintf(stderr, "ppmf-gpu: note: %s\n", note.c_str());

@@ -54,6 +54,8 @@ void add_device_options(Args& args, const std::string& default_device);
 // Under mpirun, "auto" gives rank r the GPU (local rank r) mod (the node's GPUs), or the CPU
 // where there is none.
 std::unique_ptr<Backend> open_backend(const Args& args);
+// The device --device and --threads ask for, with mpirun's "auto" resolved as open_backend does.
+DeviceSpec device_spec(const Args& args);
 
 // Refuses, before any work, an output option naming the same file as an input option or as
 // another output ("" and "-" are skipped); `may_replace` lists (input, output) option pairs that

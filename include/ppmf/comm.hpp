@@ -106,4 +106,9 @@ class Comm {
 // A run of one process: every collective is the identity (and costs nothing).
 std::unique_ptr<Comm> single_process_comm();
 
+// NCCL between the ranks' GPUs (this rank's: `gpu`), through the CUDA plugin, its communicator set
+// up over `bootstrap` (collective on it; null: a one-rank communicator, no MPI needed). Throws
+// Error when the plugin has no NCCL (built without it) or NCCL cannot start.
+std::unique_ptr<Comm> make_nccl_comm(int gpu, Comm* bootstrap);
+
 }  // namespace ppmf

@@ -1,0 +1,206 @@
+// The NCCL transport of comm.hpp, inside the CUDA plugin: every collective between the GPUs of a
+// run's ranks (one GPU per rank), its communicator set up from a unique id that rank 0 makes and
+// the bootstrap Comm (MPI) broadcasts; with no bootstrap, a one-rank communicator, no MPI needed.
+//
+// libnccl is opened with dlopen the first time a communicator is made, so GPU runs that do not
+// use it never load it. Messages go through device staging buffers on the plugin's own stream:
+// agreement by ncclAllReduce (min), exchanges by grouped ncclSend / ncclRecv (sizes first),
+// broadcasts by ncclBroadcast.
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+#include <nccl.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cuda_check.cuh"
+#include "cuda_plugin.hpp"
+#include "device_buffer.cuh"
+
+namespace ppmf::cuda {
+namespace {
+
+// The NCCL entry points used here, from the library loaded at run time.
+struct Nccl {
+  decltype(&ncclGetUniqueId) get_unique_id = nullptr;
+  decltype(&ncclCommInitRank) comm_init_rank = nullptr;
+  decltype(&ncclCommDestroy) comm_destroy = nullptr;
+  decltype(&ncclAllReduce) all_reduce = nullptr;
+  decltype(&ncclBroadcast) broadcast = nullptr;
+  decltype(&ncclSend) send = nullptr;
+  decltype(&ncclRecv) recv = nullptr;
+  decltype(&ncclGroupStart) group_start = nullptr;
+  decltype(&ncclGroupEnd) group_end = nullptr;
+  decltype(&ncclGetErrorString) error_string = nullptr;
+};
+
+const Nccl& nccl() {
+  static const Nccl n = [] {
+    Nccl x;
+    void* h = nullptr;
+    for (const char* name : {PPMF_NCCL_LIBRARY, "libnccl.so.2", "libnccl.so"})
+      if ((h = dlopen(name, RTLD_NOW | RTLD_LOCAL)) != nullptr) break;
+    if (h == nullptr)
+      throw Error(std::string("cannot load NCCL (") + PPMF_NCCL_LIBRARY + " or libnccl.so.2): " +
+                  (dlerror() ? dlerror() : "not found"));
+    const auto get = [&](const char* sym) {
+      void* p = dlsym(h, sym);
+      if (p == nullptr) throw Error(std::string("NCCL library without ") + sym);
+      return p;
+    };
+    x.get_unique_id = reinterpret_cast<decltype(x.get_unique_id)>(get("ncclGetUniqueId"));
+    x.comm_init_rank = reinterpret_cast<decltype(x.comm_init_rank)>(get("ncclCommInitRank"));
+    x.comm_destroy = reinterpret_cast<decltype(x.comm_destroy)>(get("ncclCommDestroy"));
+    x.all_reduce = reinterpret_cast<decltype(x.all_reduce)>(get("ncclAllReduce"));
+    x.broadcast = reinterpret_cast<decltype(x.broadcast)>(get("ncclBroadcast"));
+    x.send = reinterpret_cast<decltype(x.send)>(get("ncclSend"));
+    x.recv = reinterpret_cast<decltype(x.recv)>(get("ncclRecv"));
+    x.group_start = reinterpret_cast<decltype(x.group_start)>(get("ncclGroupStart"));
+    x.group_end = reinterpret_cast<decltype(x.group_end)>(get("ncclGroupEnd"));
+    x.error_string = reinterpret_cast<decltype(x.error_string)>(get("ncclGetErrorString"));
+    return x;
+  }();
+  return n;
+}
+
+#define PPMF_NCCL_CHECK(call)                                                                \
+  do {                                                                                       \
+    const ncclResult_t ppmf_nccl_rc = (call);                                                \
+    if (ppmf_nccl_rc != ncclSuccess)                                                         \
+      ::ppmf::cuda::throw_library("NCCL", #call,                                             \
+                                  ::ppmf::cuda::nccl().error_string(ppmf_nccl_rc),           \
+                    static_cast<int>(ppmf_nccl_rc), __FILE__, __LINE__);                     \
+  } while (0)
+
+class NcclComm final : public Comm {
+ public:
+  NcclComm(int device, int rank, int size, const ncclUniqueId& id)
+      : Comm(rank, size), device_(device) {
+    PPMF_CUDA_CHECK(cudaSetDevice(device_));
+    PPMF_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    PPMF_NCCL_CHECK(nccl().comm_init_rank(&comm_, size, id, rank));
+  }
+  ~NcclComm() override {
+    if (comm_ != nullptr) nccl().comm_destroy(comm_);
+    if (stream_ != nullptr) PPMF_CUDA_CHECK_NOEXCEPT(cudaStreamDestroy(stream_));
+  }
+  std::string transport() const override { return "nccl"; }
+
+ protected:
+  int64_t min_raw(int64_t v) override {
+    PPMF_CUDA_CHECK(cudaSetDevice(device_));
+    word_.assign(&v, 1, stream_);
+    PPMF_NCCL_CHECK(nccl().all_reduce(word_.data(), word_.data(), 1, ncclInt64, ncclMin, comm_, stream_));
+    int64_t out = 0;
+    word_.download(&out, 1, stream_);
+    return out;
+  }
+
+  std::vector<std::string> exchange_raw(std::vector<std::string> to) override {
+    PPMF_CUDA_CHECK(cudaSetDevice(device_));
+    const int p = size(), me = rank();
+    // Sizes first (a int64 to and from every rank), then the bytes.
+    std::vector<int64_t> send_sizes(p), recv_sizes(p);
+    for (int r = 0; r < p; ++r) send_sizes[r] = r == me ? 0 : static_cast<int64_t>(to[r].size());
+    sizes_out_.assign(send_sizes.data(), p, stream_);
+    sizes_in_.resize(p);
+    PPMF_NCCL_CHECK(nccl().group_start());
+    for (int r = 0; r < p; ++r) {
+      if (r == me) continue;
+      PPMF_NCCL_CHECK(nccl().send(sizes_out_.data() + r, 1, ncclInt64, r, comm_, stream_));
+      PPMF_NCCL_CHECK(nccl().recv(sizes_in_.data() + r, 1, ncclInt64, r, comm_, stream_));
+    }
+    PPMF_NCCL_CHECK(nccl().group_end());
+    sizes_in_.download(recv_sizes.data(), p, stream_);
+    size_t out_total = 0, in_total = 0;
+    std::vector<size_t> out_at(p, 0), in_at(p, 0);
+    for (int r = 0; r < p; ++r) {
+      if (r == me) continue;
+      out_at[r] = out_total;
+      in_at[r] = in_total;
+      out_total += to[r].size();
+      in_total += static_cast<size_t>(recv_sizes[r]);
+    }
+    out_.ensure(out_total);
+    in_.ensure(in_total);
+    for (int r = 0; r < p; ++r)
+      if (r != me && !to[r].empty())
+        PPMF_CUDA_CHECK(cudaMemcpyAsync(out_.data() + out_at[r], to[r].data(), to[r].size(),
+                                        cudaMemcpyHostToDevice, stream_));
+    PPMF_NCCL_CHECK(nccl().group_start());
+    for (int r = 0; r < p; ++r) {
+      if (r == me) continue;
+      if (!to[r].empty())
+        PPMF_NCCL_CHECK(nccl().send(out_.data() + out_at[r], to[r].size(), ncclChar, r, comm_, stream_));
+      if (recv_sizes[r] > 0)
+        PPMF_NCCL_CHECK(nccl().recv(in_.data() + in_at[r], static_cast<size_t>(recv_sizes[r]),
+                                    ncclChar, r, comm_, stream_));
+    }
+    PPMF_NCCL_CHECK(nccl().group_end());
+    std::vector<std::string> from(p);
+    for (int r = 0; r < p; ++r) {
+      if (r == me) continue;
+      from[r].resize(static_cast<size_t>(recv_sizes[r]));
+      if (recv_sizes[r] > 0)
+        PPMF_CUDA_CHECK(cudaMemcpyAsync(&from[r][0], in_.data() + in_at[r], from[r].size(),
+                                        cudaMemcpyDeviceToHost, stream_));
+    }
+    PPMF_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    from[me] = std::move(to[me]);
+    return from;
+  }
+
+  std::string broadcast_raw(const std::string& bytes, int root) override {
+    PPMF_CUDA_CHECK(cudaSetDevice(device_));
+    const int64_t n = rank() == root ? static_cast<int64_t>(bytes.size()) : 0;
+    const int64_t size = nccl_broadcast_word(n, root);
+    std::string out(static_cast<size_t>(size), '\0');
+    if (size == 0) return out;
+    out_.ensure(static_cast<size_t>(size));
+    if (rank() == root)
+      PPMF_CUDA_CHECK(cudaMemcpyAsync(out_.data(), bytes.data(), bytes.size(),
+                                      cudaMemcpyHostToDevice, stream_));
+    PPMF_NCCL_CHECK(nccl().broadcast(out_.data(), out_.data(), static_cast<size_t>(size), ncclChar,
+                                     root, comm_, stream_));
+    PPMF_CUDA_CHECK(cudaMemcpyAsync(&out[0], out_.data(), out.size(), cudaMemcpyDeviceToHost, stream_));
+    PPMF_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return out;
+  }
+
+ private:
+  int64_t nccl_broadcast_word(int64_t v, int root) {
+    word_.assign(&v, 1, stream_);
+    PPMF_NCCL_CHECK(nccl().broadcast(word_.data(), word_.data(), 1, ncclInt64, root, comm_, stream_));
+    int64_t out = 0;
+    word_.download(&out, 1, stream_);
+    return out;
+  }
+
+  int device_;
+  cudaStream_t stream_ = nullptr;
+  ncclComm_t comm_ = nullptr;
+  DeviceBuffer<int64_t> word_, sizes_out_, sizes_in_;
+  DeviceBuffer<char> out_, in_;
+};
+
+}  // namespace
+}  // namespace ppmf::cuda
+
+extern "C" ppmf::Comm* ppmf_cuda_plugin_make_nccl_comm(int device, ppmf::Comm* bootstrap,
+                                                       std::string* error) {
+  try {
+    ncclUniqueId id{};
+    const int rank = bootstrap ? bootstrap->rank() : 0, size = bootstrap ? bootstrap->size() : 1;
+    if (rank == 0) PPMF_NCCL_CHECK(ppmf::cuda::nccl().get_unique_id(&id));
+    if (bootstrap != nullptr) {
+      const std::string shared = bootstrap->broadcast(
+          std::string(reinterpret_cast<const char*>(&id), sizeof id), 0);
+      std::memcpy(&id, shared.data(), sizeof id);
+    }
+    return new ppmf::cuda::NcclComm(device, rank, size, id);
+  } catch (const std::exception& e) {
+    *error = e.what();
+  }
+  return nullptr;
+}
