@@ -31,10 +31,6 @@ namespace {
 
 constexpr int64_t kNoFailure = std::numeric_limits<int64_t>::max();
 
-std::string bytes_of(const void* p, size_t n) {
-  return std::string(static_cast<const char*>(p), n);
-}
-
 void check_cut(const std::vector<size_t>& cut, int size) {
   if (cut.size() != static_cast<size_t>(size) + 1 || cut.front() != 0)
     throw Error("internal: a slice cut needs P + 1 offsets from 0");
@@ -72,29 +68,30 @@ void Comm::sum_slices(double* data, const std::vector<size_t>& cut) {
   agree(nullptr);
   check_cut(cut, size_);
   if (size_ == 1) return;
-  std::vector<std::string> to(size_);
-  for (int r = 0; r < size_; ++r) {
-    if (r == rank_) continue;
-    to[r] = bytes_of(data + cut[r], (cut[r + 1] - cut[r]) * sizeof(double));
-    stats_.bytes += to[r].size();
-  }
-  const std::vector<std::string> from = exchange_raw(std::move(to));
   const size_t begin = cut[rank_], n = cut[rank_ + 1] - begin;
-  if (n == 0) return;
-  std::vector<double> acc(n), term(n);
-  for (int r = 0; r < size_; ++r) {
-    const double* x = data + begin;
-    if (r != rank_) {
-      if (from[r].size() != n * sizeof(double)) throw Error("internal: a slice of the wrong size");
-      std::memcpy(term.data(), from[r].data(), from[r].size());
-      x = term.data();
+  // Every other rank's copy of this rank's slice, side by side.
+  if (received_.size() < n * (size_ - 1)) received_.resize(n * (size_ - 1));
+  std::vector<ConstSpan> to(size_);
+  std::vector<Span> into(size_);
+  std::vector<const double*> term(size_);
+  for (int r = 0, k = 0; r < size_; ++r) {
+    if (r == rank_) {
+      term[r] = data + begin;
+      continue;
     }
-    if (r == 0)
-      std::copy_n(x, n, acc.data());
-    else
-      for (size_t k = 0; k < n; ++k) acc[k] += x[k];
+    to[r] = {data + cut[r], (cut[r + 1] - cut[r]) * sizeof(double)};
+    stats_.bytes += to[r].size;
+    term[r] = received_.data() + static_cast<size_t>(k++) * n;
+    into[r] = {const_cast<double*>(term[r]), n * sizeof(double)};
   }
-  std::copy(acc.begin(), acc.end(), data + begin);
+  exchange_raw(to, into);
+  // Element by element, the terms in rank order (this rank's own among them, read before its
+  // element is overwritten).
+  for (size_t k = 0; k < n; ++k) {
+    double acc = term[0][k];
+    for (int r = 1; r < size_; ++r) acc += term[r][k];
+    data[begin + k] = acc;
+  }
 }
 
 void Comm::share_slices(void* data, size_t elem, const std::vector<size_t>& cut) {
@@ -103,21 +100,16 @@ void Comm::share_slices(void* data, size_t elem, const std::vector<size_t>& cut)
   check_cut(cut, size_);
   if (size_ == 1) return;
   char* base = static_cast<char*>(data);
-  const std::string mine =
-      bytes_of(base + cut[rank_] * elem, (cut[rank_ + 1] - cut[rank_]) * elem);
-  std::vector<std::string> to(size_);
+  const ConstSpan mine{base + cut[rank_] * elem, (cut[rank_ + 1] - cut[rank_]) * elem};
+  std::vector<ConstSpan> to(size_);
+  std::vector<Span> into(size_);
   for (int r = 0; r < size_; ++r) {
     if (r == rank_) continue;
     to[r] = mine;
-    stats_.bytes += mine.size();
+    stats_.bytes += mine.size;
+    into[r] = {base + cut[r] * elem, (cut[r + 1] - cut[r]) * elem};  // straight into place
   }
-  const std::vector<std::string> from = exchange_raw(std::move(to));
-  for (int r = 0; r < size_; ++r) {
-    if (r == rank_) continue;
-    if (from[r].size() != (cut[r + 1] - cut[r]) * elem)
-      throw Error("internal: a shared slice of the wrong size");
-    if (!from[r].empty()) std::memcpy(base + cut[r] * elem, from[r].data(), from[r].size());
-  }
+  exchange_raw(to, into);
 }
 
 void Comm::sum(double* data, size_t n) {
@@ -131,16 +123,34 @@ void Comm::sum(double* data, size_t n) {
   share_slices(data, sizeof(double), cut);
 }
 
+std::vector<std::string> Comm::exchange_strings(const std::vector<ConstSpan>& to) {
+  std::vector<uint64_t> out_size(size_), in_size(size_);
+  std::vector<ConstSpan> size_to(size_);
+  std::vector<Span> size_into(size_);
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_) continue;
+    out_size[r] = to[r].size;
+    stats_.bytes += to[r].size;
+    size_to[r] = {&out_size[r], sizeof(uint64_t)};
+    size_into[r] = {&in_size[r], sizeof(uint64_t)};
+  }
+  exchange_raw(size_to, size_into);
+  std::vector<std::string> from(size_);
+  std::vector<Span> into(size_);
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_) continue;
+    from[r].resize(in_size[r]);
+    into[r] = {from[r].data(), from[r].size()};
+  }
+  exchange_raw(to, into);
+  return from;
+}
+
 std::vector<std::string> Comm::all_gather(const std::string& mine) {
   Timer t(stats_);
   agree(nullptr);
-  std::vector<std::string> to(size_);
-  for (int r = 0; r < size_; ++r) {
-    if (r == rank_) continue;
-    to[r] = mine;
-    stats_.bytes += mine.size();
-  }
-  std::vector<std::string> from = exchange_raw(std::move(to));
+  std::vector<ConstSpan> to(size_, ConstSpan{mine.data(), mine.size()});
+  std::vector<std::string> from = exchange_strings(to);
   from[rank_] = mine;
   return from;
 }
@@ -149,9 +159,11 @@ std::vector<std::string> Comm::all_to_all(std::vector<std::string> to) {
   Timer t(stats_);
   agree(nullptr);
   if (to.size() != static_cast<size_t>(size_)) throw Error("internal: all_to_all needs P parts");
-  for (int r = 0; r < size_; ++r)
-    if (r != rank_) stats_.bytes += to[r].size();
-  return exchange_raw(std::move(to));
+  std::vector<ConstSpan> spans(size_);
+  for (int r = 0; r < size_; ++r) spans[r] = {to[r].data(), to[r].size()};
+  std::vector<std::string> from = exchange_strings(spans);
+  from[rank_] = std::move(to[rank_]);
+  return from;
 }
 
 std::string Comm::broadcast(const std::string& bytes, int root) {
@@ -176,7 +188,7 @@ class SingleProcess final : public Comm {
 
  protected:
   int64_t min_raw(int64_t v) override { return v; }
-  std::vector<std::string> exchange_raw(std::vector<std::string> to) override { return to; }
+  void exchange_raw(const std::vector<ConstSpan>&, const std::vector<Span>&) override {}
   std::string broadcast_raw(const std::string& bytes, int) override { return bytes; }
 };
 

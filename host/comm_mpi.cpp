@@ -1,5 +1,6 @@
-// MPI transport (libppmf_mpi): agreement by MPI_Allreduce, exchanges by nonblocking point-to-point messages in
-// chunks of at most 1 GiB (MPI counts are ints), broadcasts by MPI_Bcast in the same chunks.
+// MPI transport (libppmf_mpi): agreement by MPI_Allreduce, exchanges by nonblocking point-to-point
+// messages straight between the callers' buffers, in chunks of at most 1 GiB (MPI counts are
+// ints), broadcasts by MPI_Bcast in the same chunks.
 #include "ppmf/comm_mpi.hpp"
 
 #include "build_id.hpp"
@@ -56,37 +57,31 @@ class MpiComm final : public Comm {
     return out;
   }
 
-  std::vector<std::string> exchange_raw(std::vector<std::string> to) override {
+  void exchange_raw(const std::vector<ConstSpan>& to, const std::vector<Span>& into) override {
     const int p = size(), me = rank();
-    std::vector<uint64_t> send(p), recv(p);
-    for (int r = 0; r < p; ++r) send[r] = r == me ? 0 : to[r].size();
-    PPMF_MPI_CHECK(
-        MPI_Alltoall(send.data(), 1, MPI_UINT64_T, recv.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD));
-    std::vector<std::string> from(p);
     std::vector<MPI_Request> requests;
     for (int r = 0; r < p; ++r) {
       if (r == me) continue;
-      from[r].resize(recv[r]);
-      for (int c = 0; c < chunks_of(recv[r]); ++c) {
-        const size_t at = static_cast<size_t>(c) * kChunk;
+      char* at = static_cast<char*>(into[r].data);
+      for (int c = 0; c < chunks_of(into[r].size); ++c) {
+        const size_t off = static_cast<size_t>(c) * kChunk;
         requests.emplace_back();
-        PPMF_MPI_CHECK(MPI_Irecv(&from[r][at], static_cast<int>(std::min(kChunk, recv[r] - at)),
+        PPMF_MPI_CHECK(MPI_Irecv(at + off, static_cast<int>(std::min(kChunk, into[r].size - off)),
                                  MPI_BYTE, r, c, MPI_COMM_WORLD, &requests.back()));
       }
     }
     for (int r = 0; r < p; ++r) {
       if (r == me) continue;
-      for (int c = 0; c < chunks_of(send[r]); ++c) {
-        const size_t at = static_cast<size_t>(c) * kChunk;
+      const char* from = static_cast<const char*>(to[r].data);
+      for (int c = 0; c < chunks_of(to[r].size); ++c) {
+        const size_t off = static_cast<size_t>(c) * kChunk;
         requests.emplace_back();
-        PPMF_MPI_CHECK(MPI_Isend(to[r].data() + at, static_cast<int>(std::min(kChunk, send[r] - at)),
+        PPMF_MPI_CHECK(MPI_Isend(from + off, static_cast<int>(std::min(kChunk, to[r].size - off)),
                                  MPI_BYTE, r, c, MPI_COMM_WORLD, &requests.back()));
       }
     }
     PPMF_MPI_CHECK(MPI_Waitall(static_cast<int>(requests.size()), requests.data(),
                                MPI_STATUSES_IGNORE));
-    from[me] = std::move(to[me]);
-    return from;
   }
 
   std::string broadcast_raw(const std::string& bytes, int root) override {

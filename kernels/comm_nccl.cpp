@@ -4,8 +4,9 @@
 //
 // libnccl is opened with dlopen the first time a communicator is made, so GPU runs that do not
 // use it never load it. Messages go through device staging buffers on the plugin's own stream:
-// agreement by ncclAllReduce (min), exchanges by grouped ncclSend / ncclRecv (sizes first),
-// broadcasts by ncclBroadcast.
+// agreement by ncclAllReduce (min), exchanges by grouped ncclSend / ncclRecv,
+// broadcasts by ncclBroadcast. (Both sides know every message's size: Comm exchanges sizes first
+// where they vary.)
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <nccl.h>
@@ -97,58 +98,38 @@ class NcclComm final : public Comm {
     return out;
   }
 
-  std::vector<std::string> exchange_raw(std::vector<std::string> to) override {
+  void exchange_raw(const std::vector<ConstSpan>& to, const std::vector<Span>& into) override {
     PPMF_CUDA_CHECK(cudaSetDevice(device_));
     const int p = size(), me = rank();
-    // Sizes first (a int64 to and from every rank), then the bytes.
-    std::vector<int64_t> send_sizes(p), recv_sizes(p);
-    for (int r = 0; r < p; ++r) send_sizes[r] = r == me ? 0 : static_cast<int64_t>(to[r].size());
-    sizes_out_.assign(send_sizes.data(), p, stream_);
-    sizes_in_.resize(p);
-    PPMF_NCCL_CHECK(nccl().group_start());
-    for (int r = 0; r < p; ++r) {
-      if (r == me) continue;
-      PPMF_NCCL_CHECK(nccl().send(sizes_out_.data() + r, 1, ncclInt64, r, comm_, stream_));
-      PPMF_NCCL_CHECK(nccl().recv(sizes_in_.data() + r, 1, ncclInt64, r, comm_, stream_));
-    }
-    PPMF_NCCL_CHECK(nccl().group_end());
-    sizes_in_.download(recv_sizes.data(), p, stream_);
     size_t out_total = 0, in_total = 0;
     std::vector<size_t> out_at(p, 0), in_at(p, 0);
     for (int r = 0; r < p; ++r) {
       if (r == me) continue;
       out_at[r] = out_total;
       in_at[r] = in_total;
-      out_total += to[r].size();
-      in_total += static_cast<size_t>(recv_sizes[r]);
+      out_total += to[r].size;
+      in_total += into[r].size;
     }
     out_.ensure(out_total);
     in_.ensure(in_total);
     for (int r = 0; r < p; ++r)
-      if (r != me && !to[r].empty())
-        PPMF_CUDA_CHECK(cudaMemcpyAsync(out_.data() + out_at[r], to[r].data(), to[r].size(),
+      if (r != me && to[r].size > 0)
+        PPMF_CUDA_CHECK(cudaMemcpyAsync(out_.data() + out_at[r], to[r].data, to[r].size,
                                         cudaMemcpyHostToDevice, stream_));
     PPMF_NCCL_CHECK(nccl().group_start());
     for (int r = 0; r < p; ++r) {
       if (r == me) continue;
-      if (!to[r].empty())
-        PPMF_NCCL_CHECK(nccl().send(out_.data() + out_at[r], to[r].size(), ncclChar, r, comm_, stream_));
-      if (recv_sizes[r] > 0)
-        PPMF_NCCL_CHECK(nccl().recv(in_.data() + in_at[r], static_cast<size_t>(recv_sizes[r]),
-                                    ncclChar, r, comm_, stream_));
+      if (to[r].size > 0)
+        PPMF_NCCL_CHECK(nccl().send(out_.data() + out_at[r], to[r].size, ncclChar, r, comm_, stream_));
+      if (into[r].size > 0)
+        PPMF_NCCL_CHECK(nccl().recv(in_.data() + in_at[r], into[r].size, ncclChar, r, comm_, stream_));
     }
     PPMF_NCCL_CHECK(nccl().group_end());
-    std::vector<std::string> from(p);
-    for (int r = 0; r < p; ++r) {
-      if (r == me) continue;
-      from[r].resize(static_cast<size_t>(recv_sizes[r]));
-      if (recv_sizes[r] > 0)
-        PPMF_CUDA_CHECK(cudaMemcpyAsync(&from[r][0], in_.data() + in_at[r], from[r].size(),
+    for (int r = 0; r < p; ++r)
+      if (r != me && into[r].size > 0)
+        PPMF_CUDA_CHECK(cudaMemcpyAsync(into[r].data, in_.data() + in_at[r], into[r].size,
                                         cudaMemcpyDeviceToHost, stream_));
-    }
     PPMF_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    from[me] = std::move(to[me]);
-    return from;
   }
 
   std::string broadcast_raw(const std::string& bytes, int root) override {
@@ -180,7 +161,7 @@ class NcclComm final : public Comm {
   int device_;
   cudaStream_t stream_ = nullptr;
   ncclComm_t comm_ = nullptr;
-  DeviceBuffer<int64_t> word_, sizes_out_, sizes_in_;
+  DeviceBuffer<int64_t> word_;
   DeviceBuffer<char> out_, in_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -17,7 +18,7 @@ namespace ppmf::testing {
 
 class ThreadHub {
  public:
-  explicit ThreadHub(int size) : slots_(size), mins_(size), size_(size) {}
+  explicit ThreadHub(int size) : spans_(size), mins_(size), size_(size) {}
   int size() const { return size_; }
 
   void barrier() {
@@ -31,7 +32,7 @@ class ThreadHub {
       cv_.wait(lock, [&] { return generation_ != gen; });
     }
   }
-  std::vector<std::vector<std::string>> slots_;  // slots_[from][to]
+  std::vector<std::vector<Comm::ConstSpan>> spans_;  // spans_[from][to]
   std::vector<int64_t> mins_;
   std::string broadcast_;
 
@@ -57,13 +58,16 @@ class ThreadComm final : public Comm {
     hub_.barrier();
     return m;
   }
-  std::vector<std::string> exchange_raw(std::vector<std::string> to) override {
-    hub_.slots_[rank()] = std::move(to);
+  void exchange_raw(const std::vector<ConstSpan>& to, const std::vector<Span>& into) override {
+    hub_.spans_[rank()] = to;
     hub_.barrier();
-    std::vector<std::string> from(size());
-    for (int r = 0; r < size(); ++r) from[r] = hub_.slots_[r][rank()];
+    for (int r = 0; r < size(); ++r) {
+      if (r == rank()) continue;
+      const ConstSpan& in = hub_.spans_[r][rank()];
+      if (in.size != into[r].size) throw Error("thread transport: a message of the wrong size");
+      if (in.size > 0) std::memcpy(into[r].data, in.data, in.size);
+    }
     hub_.barrier();
-    return from;
   }
   std::string broadcast_raw(const std::string& bytes, int root) override {
     if (rank() == root) hub_.broadcast_ = bytes;

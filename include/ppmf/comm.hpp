@@ -82,6 +82,16 @@ class Comm {
 
   const CommStats& stats() const { return stats_; }
 
+  // Bytes in memory, to send (ConstSpan) or to receive into (Span): the transport's messages.
+  struct ConstSpan {
+    const void* data = nullptr;
+    size_t size = 0;
+  };
+  struct Span {
+    void* data = nullptr;
+    size_t size = 0;
+  };
+
   // Even cut of n elements into P slices (the first n % P slices one larger).
   std::vector<size_t> even_cut(size_t n) const;
 
@@ -89,9 +99,10 @@ class Comm {
   Comm(int rank, int size) : rank_(rank), size_(size) {}
 
   // The transport. min_raw: the minimum of v over the ranks. exchange_raw: to[r] goes to rank r
-  // (to[rank] stays here); returns from[r] for every r. broadcast_raw: root's bytes everywhere.
+  // and rank r's bytes arrive in into[r], whose size both sides know already (entries for this
+  // rank are ignored); no copy beyond the transport's own. broadcast_raw: root's bytes everywhere.
   virtual int64_t min_raw(int64_t v) = 0;
-  virtual std::vector<std::string> exchange_raw(std::vector<std::string> to) = 0;
+  virtual void exchange_raw(const std::vector<ConstSpan>& to, const std::vector<Span>& into) = 0;
   virtual std::string broadcast_raw(const std::string& bytes, int root) = 0;
 
  private:
@@ -99,8 +110,12 @@ class Comm {
   // Throws RemoteFailure when some rank failed (`failure`: this rank's own reason, if it did).
   void agree(const std::string* failure);
 
+  // Sizes first, then the bytes: all_to_all and all_gather.
+  std::vector<std::string> exchange_strings(const std::vector<ConstSpan>& to);
+
   int rank_, size_;
   CommStats stats_;
+  std::vector<double> received_;  // sum_slices' incoming slices, kept between calls
 };
 
 // A run of one process: every collective is the identity (and costs nothing).
