@@ -30,7 +30,10 @@ struct Plugin {
   std::string error;  // why it could not be used
   decltype(&ppmf_cuda_plugin_list_gpus) list = nullptr;
   decltype(&ppmf_cuda_plugin_make_backend) make = nullptr;
-  decltype(&ppmf_cuda_plugin_make_nccl_comm) make_nccl = nullptr;  // plugins built with NCCL
+  // Plugins built with NCCL.
+  decltype(&ppmf_cuda_plugin_nccl_prepare) nccl_prepare = nullptr;
+  decltype(&ppmf_cuda_plugin_nccl_unique_id) nccl_unique_id = nullptr;
+  decltype(&ppmf_cuda_plugin_make_nccl_comm) make_nccl = nullptr;
 };
 
 Plugin& plugin() {
@@ -51,6 +54,10 @@ Plugin& plugin() {
   const auto abi = reinterpret_cast<decltype(&ppmf_cuda_plugin_abi)>(dlsym(handle, "ppmf_cuda_plugin_abi"));
   p.list = reinterpret_cast<decltype(p.list)>(dlsym(handle, "ppmf_cuda_plugin_list_gpus"));
   p.make = reinterpret_cast<decltype(p.make)>(dlsym(handle, "ppmf_cuda_plugin_make_backend"));
+  p.nccl_prepare =
+      reinterpret_cast<decltype(p.nccl_prepare)>(dlsym(handle, "ppmf_cuda_plugin_nccl_prepare"));
+  p.nccl_unique_id =
+      reinterpret_cast<decltype(p.nccl_unique_id)>(dlsym(handle, "ppmf_cuda_plugin_nccl_unique_id"));
   p.make_nccl =
       reinterpret_cast<decltype(p.make_nccl)>(dlsym(handle, "ppmf_cuda_plugin_make_nccl_comm"));
   if (abi == nullptr || p.list == nullptr || p.make == nullptr) {
@@ -168,12 +175,26 @@ std::unique_ptr<Backend> make_backend(const DeviceSpec& device, std::string* not
 }
 
 std::unique_ptr<Comm> make_nccl_comm(int gpu, Comm* bootstrap) {
-  Plugin& p = plugin();
-  if (p.make == nullptr) throw Error("NCCL needs the CUDA plugin: " + p.error);
-  if (p.make_nccl == nullptr)
-    throw Error("this build's CUDA plugin has no NCCL (NCCL was not found when it was built)");
+  // Every rank prepares (loads NCCL, selects its GPU) and the ranks agree before the id travels
+  // and before the collective init, so one rank without a GPU or NCCL stops all of them.
   std::string error;
-  Comm* c = p.make_nccl(gpu, bootstrap, &error);
+  Plugin& p = plugin();
+  if (p.make == nullptr)
+    error = "NCCL needs the CUDA plugin: " + p.error;
+  else if (p.make_nccl == nullptr || p.nccl_prepare == nullptr || p.nccl_unique_id == nullptr)
+    error = "this build's CUDA plugin has no NCCL (NCCL was not found when it was built)";
+  else if (!p.nccl_prepare(gpu, &error))
+    error = "NCCL on GPU " + std::to_string(gpu) + ": " + error;
+  std::string id;
+  const bool root = bootstrap == nullptr || bootstrap->rank() == 0;
+  if (error.empty() && root && !p.nccl_unique_id(&id, &error)) error = "NCCL: " + error;
+  if (!error.empty()) {
+    if (bootstrap != nullptr) bootstrap->fail(error);
+    throw Error(error);
+  }
+  if (bootstrap != nullptr) id = bootstrap->broadcast(id, 0);  // opens with the agreement
+  Comm* c = p.make_nccl(gpu, bootstrap ? bootstrap->rank() : 0, bootstrap ? bootstrap->size() : 1,
+                        id, &error);
   if (c == nullptr) throw Error("NCCL on GPU " + std::to_string(gpu) + ": " + error);
   return std::unique_ptr<Comm>(c);
 }

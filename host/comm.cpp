@@ -135,13 +135,23 @@ std::vector<std::string> Comm::exchange_strings(const std::vector<ConstSpan>& to
     size_into[r] = {&in_size[r], sizeof(uint64_t)};
   }
   exchange_raw(size_to, size_into);
+  // The buffers, then an agreement, so a rank that cannot hold what is coming stops every rank
+  // before the bytes move.
   std::vector<std::string> from(size_);
   std::vector<Span> into(size_);
-  for (int r = 0; r < size_; ++r) {
-    if (r == rank_) continue;
-    from[r].resize(in_size[r]);
-    into[r] = {from[r].data(), from[r].size()};
+  std::string failure;
+  try {
+    for (int r = 0; r < size_; ++r) {
+      if (r == rank_) continue;
+      from[r].resize(in_size[r]);
+      into[r] = {from[r].data(), from[r].size()};
+    }
+  } catch (const std::bad_alloc&) {
+    uint64_t total = 0;
+    for (const uint64_t n : in_size) total += n;
+    failure = "out of memory receiving " + std::to_string(total) + " bytes from the other ranks";
   }
+  agree(failure.empty() ? nullptr : &failure);
   exchange_raw(to, into);
   return from;
 }
@@ -201,6 +211,14 @@ bool launched_by_mpi() {
     if (std::getenv(v) != nullptr) return true;
   return false;
 }
+
+int launched_ranks() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS"})
+    if (const char* n = std::getenv(v); n != nullptr && std::atoi(n) > 0) return std::atoi(n);
+  return 0;
+}
+
+bool mpi_supported() { return PPMF_HAVE_MPI != 0; }
 
 std::unique_ptr<MpiSession> open_mpi_session() {
 #if !PPMF_HAVE_MPI

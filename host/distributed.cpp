@@ -180,18 +180,34 @@ Ratings read_tables(const std::vector<std::string>& files, const ReadOptions& op
   return all;
 }
 
-Ratings read_distributed(Comm& comm, const std::vector<std::string>& files,
-                         const ReadOptions& opts, ReadReport* report) {
+Ratings read_distributed(Comm& comm, const std::vector<std::string>& listed,
+                         const ReadOptions& opts, ReadReport* report,
+                         bool every_rank_needs_entries) {
   const int P = comm.size(), me = comm.rank();
   ReadReport mine;
+  // Rank 0's files and sizes, on every rank.
+  std::vector<std::string> files;
+  std::vector<uint64_t> size;
+  {
+    std::string bytes;
+    if (me == 0) {
+      Packer p(bytes);
+      for (const std::string& f : listed) {
+        struct stat st {};
+        p.str(f);
+        p.put(static_cast<uint64_t>(::stat(f.c_str(), &st) == 0 ? st.st_size : 0));
+      }
+    }
+    bytes = comm.broadcast(bytes, 0);
+    Unpacker u(bytes);
+    while (!u.done()) {
+      files.emplace_back(u.str());
+      size.push_back(u.get<uint64_t>());
+    }
+  }
   // This rank's files: largest first, each to the rank with the fewest bytes so far.
   std::vector<std::string> to(P);
   on_every_rank(comm, [&] {
-    std::vector<uint64_t> size(files.size(), 0);
-    for (size_t f = 0; f < files.size(); ++f) {
-      struct stat st {};
-      if (::stat(files[f].c_str(), &st) == 0) size[f] = static_cast<uint64_t>(st.st_size);
-    }
     std::vector<size_t> order(files.size());
     std::iota(order.begin(), order.end(), size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return size[a] > size[b]; });
@@ -261,7 +277,7 @@ Ratings read_distributed(Comm& comm, const std::vector<std::string>& files,
       file_of_entry.push_back(e.file);
     }
     merge_across_files(r, opts, file_of_entry, files, mine);
-    if (r.size() == 0)
+    if (r.size() == 0 && every_rank_needs_entries)
       throw Error("no entries for this rank's users (" + std::to_string(P) +
                   " ranks for too few users: use fewer ranks)");
     if (report) *report = mine;

@@ -20,8 +20,8 @@ double scaleout_bytes_per_rank(double items, int rank, int ranks, int user_group
   return share * (items * per_item + pooling + scalars);
 }
 
-double scaleout_collectives_per_epoch(double items) {
-  return 2 * std::ceil(items / 65536.0) + 4 * 2 + 8;
+double scaleout_collectives_per_epoch(double items, int rank) {
+  return 2 * std::ceil(items / statistics_rows_per_call(rank, 65536)) + 4 * 2 + 8;
 }
 
 ScaleOutPrediction predict_scaleout(const ScaleOut& s) {
@@ -38,7 +38,7 @@ ScaleOutPrediction predict_scaleout(const ScaleOut& s) {
     const double intra = p.bytes_per_rank * on_node, inter = p.bytes_per_rank - intra;
     p.comm_seconds = std::max(intra > 0 ? intra / s.intra_bytes_per_s : 0.0,
                               inter > 0 ? inter / s.inter_bytes_per_s : 0.0) +
-                     scaleout_collectives_per_epoch(s.items) * s.latency_s;
+                     scaleout_collectives_per_epoch(s.items, s.rank) * s.latency_s;
   }
   p.epoch_seconds = p.compute_seconds + p.comm_seconds;
   p.entries_per_s_per_rank = s.entries / P / p.epoch_seconds;

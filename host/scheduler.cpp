@@ -31,7 +31,10 @@ Model init_model_on(const Ratings& train, const std::vector<float>& values,
                     const ModelConfig& config, const GroupFile* user_groups,
                     const GroupFile* item_groups, uint64_t seed, Comm* comm) {
   validate(config);
-  if (train.size() == 0) throw Error("no training entries");
+  if (train.size() == 0)
+    throw Error(comm ? "no training entries left for this rank's users after the validation "
+                       "split (too many ranks for the data?)"
+                     : "no training entries");
   Model m;
   m.config = config;
   m.users = train.users;
@@ -232,8 +235,8 @@ void solve_items_across(Backend& backend, int rank, int begin, int end, Comm& co
   std::vector<float> rows(n * row);
   const int mine_begin = begin + static_cast<int>(cut[me]), mine_end = begin + static_cast<int>(cut[me + 1]);
   on_every_rank(comm, [&] {
-    backend.solve_rows_from(Side::kItems, mine_begin, mine_end, &stats[stat_cut[me]]);
-    backend.get_rows(Side::kItems, mine_begin, mine_end, &rows[row_cut[me]]);
+    backend.solve_rows_from(Side::kItems, mine_begin, mine_end, stats.data() + stat_cut[me]);
+    backend.get_rows(Side::kItems, mine_begin, mine_end, rows.data() + row_cut[me]);
   });
   comm.share_slices(rows.data(), sizeof(float), row_cut);
   on_every_rank(comm, [&] { backend.set_rows(Side::kItems, begin, end, rows.data()); });
@@ -256,8 +259,10 @@ void sweep(Backend& backend, Model& model, const TrainConfig& tc, const SweepPro
       comm->sum(bg);
       backend.set_background(side, bg);
     }
-    for (int begin = 0; begin < n; begin += kRowsPerCall) {
-      const int end = std::min(n, begin + kRowsPerCall);
+    // Across ranks, ranges are capped by the bytes of their statistics (statistics_rows_per_call).
+    const int step = across ? statistics_rows_per_call(model.rank(), kRowsPerCall) : kRowsPerCall;
+    for (int begin = 0; begin < n; begin += step) {
+      const int end = std::min(n, begin + step);
       if (across)
         solve_items_across(backend, model.rank(), begin, end, *comm);
       else
@@ -741,7 +746,9 @@ TrainResult train_run(const TrainInputs& in, const ModelConfig& config, const Tr
                       Backend& backend, const TrainCallbacks& cb) {
   const auto t0 = Clock::now();
   Comm* comm = in.comm;
-  if (in.train == nullptr || in.train->size() == 0) throw Error("no training entries");
+  if (in.train == nullptr || in.train->size() == 0)
+    throw Error(comm ? "no training entries for this rank's users (too many ranks for the data?)"
+                     : "no training entries");
   TrainReport report;
   report.device = backend.name();
   report.test_entries = entries_across(in.test ? in.test->size() : 0, comm);

@@ -1,6 +1,6 @@
 // The NCCL transport of comm.hpp, inside the CUDA plugin: every collective between the GPUs of a
 // run's ranks (one GPU per rank), its communicator set up from a unique id that rank 0 makes and
-// the bootstrap Comm (MPI) broadcasts; with no bootstrap, a one-rank communicator, no MPI needed.
+// libppmf broadcasts over the bootstrap Comm (MPI); with no bootstrap, a one-rank communicator.
 //
 // libnccl is opened with dlopen the first time a communicator is made, so GPU runs that do not
 // use it never load it. Messages go through device staging buffers on the plugin's own stream:
@@ -42,9 +42,11 @@ const Nccl& nccl() {
     void* h = nullptr;
     for (const char* name : {PPMF_NCCL_LIBRARY, "libnccl.so.2", "libnccl.so"})
       if ((h = dlopen(name, RTLD_NOW | RTLD_LOCAL)) != nullptr) break;
-    if (h == nullptr)
+    if (h == nullptr) {
+      const char* why = dlerror();
       throw Error(std::string("cannot load NCCL (") + PPMF_NCCL_LIBRARY + " or libnccl.so.2): " +
-                  (dlerror() ? dlerror() : "not found"));
+                  (why != nullptr ? why : "not found"));
+    }
     const auto get = [&](const char* sym) {
       void* p = dlsym(h, sym);
       if (p == nullptr) throw Error(std::string("NCCL library without ") + sym);
@@ -80,7 +82,12 @@ class NcclComm final : public Comm {
       : Comm(rank, size), device_(device) {
     PPMF_CUDA_CHECK(cudaSetDevice(device_));
     PPMF_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    PPMF_NCCL_CHECK(nccl().comm_init_rank(&comm_, size, id, rank));
+    try {
+      PPMF_NCCL_CHECK(nccl().comm_init_rank(&comm_, size, id, rank));
+    } catch (...) {
+      PPMF_CUDA_CHECK_NOEXCEPT(cudaStreamDestroy(stream_));
+      throw;
+    }
   }
   ~NcclComm() override {
     if (comm_ != nullptr) nccl().comm_destroy(comm_);
@@ -168,18 +175,37 @@ class NcclComm final : public Comm {
 }  // namespace
 }  // namespace ppmf::cuda
 
-extern "C" ppmf::Comm* ppmf_cuda_plugin_make_nccl_comm(int device, ppmf::Comm* bootstrap,
-                                                       std::string* error) {
+// The plugin never calls the bootstrap communicator: libppmf runs the agreements around these.
+extern "C" bool ppmf_cuda_plugin_nccl_prepare(int device, std::string* error) {
   try {
-    ncclUniqueId id{};
-    const int rank = bootstrap ? bootstrap->rank() : 0, size = bootstrap ? bootstrap->size() : 1;
-    if (rank == 0) PPMF_NCCL_CHECK(ppmf::cuda::nccl().get_unique_id(&id));
-    if (bootstrap != nullptr) {
-      const std::string shared = bootstrap->broadcast(
-          std::string(reinterpret_cast<const char*>(&id), sizeof id), 0);
-      std::memcpy(&id, shared.data(), sizeof id);
-    }
-    return new ppmf::cuda::NcclComm(device, rank, size, id);
+    ppmf::cuda::nccl();
+    PPMF_CUDA_CHECK(cudaSetDevice(device));
+    return true;
+  } catch (const std::exception& e) {
+    *error = e.what();
+  }
+  return false;
+}
+
+extern "C" bool ppmf_cuda_plugin_nccl_unique_id(std::string* id, std::string* error) {
+  try {
+    ncclUniqueId u{};
+    PPMF_NCCL_CHECK(ppmf::cuda::nccl().get_unique_id(&u));
+    id->assign(reinterpret_cast<const char*>(&u), sizeof u);
+    return true;
+  } catch (const std::exception& e) {
+    *error = e.what();
+  }
+  return false;
+}
+
+extern "C" ppmf::Comm* ppmf_cuda_plugin_make_nccl_comm(int device, int rank, int size,
+                                                       const std::string& id, std::string* error) {
+  try {
+    ncclUniqueId u{};
+    if (id.size() != sizeof u) throw ppmf::Error("internal: a NCCL unique id of the wrong size");
+    std::memcpy(&u, id.data(), sizeof u);
+    return new ppmf::cuda::NcclComm(device, rank, size, u);
   } catch (const std::exception& e) {
     *error = e.what();
   }

@@ -163,7 +163,7 @@ class CudaBackend final : public Backend {
 
   void solve_rows_from(Side which, int begin, int end, const double* stats) override {
     const size_t n = static_cast<size_t>(std::max(0, end - begin)) * row_statistics_size(rank_of(which));
-    stats_.assign(stats, n, stream_);
+    stats_.upload(stats, n, stream_);
     run_solve(which, begin, end, nullptr, stats_.data());
   }
 
@@ -210,7 +210,7 @@ class CudaBackend final : public Backend {
     activate();
     DeviceSide& s = which == Side::kUsers ? users_ : items_;
     check_row_range(s, begin, end);
-    packed_rows_.assign(rows, static_cast<size_t>(end - begin) * 2 * s.dim, stream_);
+    packed_rows_.upload(rows, static_cast<size_t>(end - begin) * 2 * s.dim, stream_);
     cuda::unpack_rows(s.view(), begin, end, packed_rows_.data(), stream_);
     sync();
   }

@@ -25,8 +25,12 @@ bool ppmf_cuda_plugin_list_gpus(std::vector<ppmf::GpuInfo>* gpus, std::string* w
 // A CUDA backend on device `device`, or nullptr with the reason in `error`. The caller owns it.
 ppmf::Backend* ppmf_cuda_plugin_make_backend(int device, std::string* error);
 
-// Only in plugins built with NCCL: the NCCL transport between the ranks' GPUs (this rank's is
-// `device`), set up over `bootstrap` (collective on it; null: one rank), or nullptr with the
-// reason in `error`. The caller owns it.
-ppmf::Comm* ppmf_cuda_plugin_make_nccl_comm(int device, ppmf::Comm* bootstrap, std::string* error);
+// Only in plugins built with NCCL (libppmf sets the communicator up: comm.hpp, make_nccl_comm).
+// prepare: loads NCCL and selects `device`; unique_id: a new communicator id (on rank 0); make:
+// this rank's NCCL transport (`id`: unique_id's bytes), collective over the ranks. Each returns
+// false / nullptr with the reason in `error`; the caller owns the Comm.
+bool ppmf_cuda_plugin_nccl_prepare(int device, std::string* error);
+bool ppmf_cuda_plugin_nccl_unique_id(std::string* id, std::string* error);
+ppmf::Comm* ppmf_cuda_plugin_make_nccl_comm(int device, int rank, int size, const std::string& id,
+                                            std::string* error);
 }

@@ -68,6 +68,12 @@ class DeviceBuffer {
     if (n > 0)
       PPMF_CUDA_CHECK(cudaMemcpyAsync(ptr_, host, n * sizeof(T), cudaMemcpyHostToDevice, stream));
   }
+  // Copies n elements from the host into the start, growing (never shrinking) the buffer.
+  void upload(const T* host, size_t n, cudaStream_t stream) {
+    ensure(n);
+    if (n > 0)
+      PPMF_CUDA_CHECK(cudaMemcpyAsync(ptr_, host, n * sizeof(T), cudaMemcpyHostToDevice, stream));
+  }
   // Copies the first n elements to the host and waits for them.
   void download(T* host, size_t n, cudaStream_t stream) const {
     if (n == 0) return;

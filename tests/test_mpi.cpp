@@ -87,6 +87,20 @@ TEST_F(Mpi, SeveralRanksReachTheSameAccuracyAndRepeatExactly) {
   }
 }
 
+TEST_F(Mpi, RanksWithoutHeldOutEntriesAreFine) {
+  std::ifstream in(dir_ + "/test.csv");
+  std::string header, first;
+  std::getline(in, header);
+  std::getline(in, first);
+  std::ofstream(dir_ + "/one.csv") << header << '\n' << first << '\n';
+  const auto r = testing::run_shell(mpirun(3) + PPMF_CLI_PATH + " train --data '" + dir_ +
+                                    "/[abc].csv' --test " + dir_ +
+                                    "/one.csv --epochs 2 --no-watch --threads 1 --out " + dir_ +
+                                    "/one.ppmf");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("1 held out"), std::string::npos) << r.out;
+}
+
 TEST_F(Mpi, ABadFileStopsEveryRankWithOneLineAndNoModel) {
   std::filesystem::copy_file(dir_ + "/c.csv", dir_ + "/bad.csv");
   std::ofstream(dir_ + "/bad.csv", std::ios::app) << "u1,v1,not-a-number\n";

@@ -61,13 +61,15 @@ class ThreadComm final : public Comm {
   void exchange_raw(const std::vector<ConstSpan>& to, const std::vector<Span>& into) override {
     hub_.spans_[rank()] = to;
     hub_.barrier();
+    bool wrong_size = false;
     for (int r = 0; r < size(); ++r) {
       if (r == rank()) continue;
       const ConstSpan& in = hub_.spans_[r][rank()];
-      if (in.size != into[r].size) throw Error("thread transport: a message of the wrong size");
-      if (in.size > 0) std::memcpy(into[r].data, in.data, in.size);
+      wrong_size = wrong_size || in.size != into[r].size;
+      if (in.size > 0 && in.size == into[r].size) std::memcpy(into[r].data, in.data, in.size);
     }
-    hub_.barrier();
+    hub_.barrier();  // before throwing, so no rank is left waiting
+    if (wrong_size) throw Error("thread transport: a message of the wrong size");
   }
   std::string broadcast_raw(const std::string& bytes, int root) override {
     if (rank() == root) hub_.broadcast_ = bytes;

@@ -121,8 +121,11 @@ int cmd_train(int argc, char** argv) {
   const auto read = [&](const std::string& option) {
     if (!comm) return load_table(args, args.str(option), true);
     ReadReport rep;
-    Ratings r = read_distributed(*comm, expand_data_paths(args.str(option)),
-                                 read_options(args, true), &rep);
+    // Rank 0's expansion of the patterns is the one used (read_distributed).
+    Ratings r = read_distributed(*comm,
+                                 comm->rank() == 0 ? expand_data_paths(args.str(option))
+                                                   : std::vector<std::string>{},
+                                 read_options(args, true), &rep, option == "data");
     if (rep.bad_lines_skipped > 0)
       std::fprintf(stderr, "rank %d: skipped %zu bad line(s) of --%s\n", comm->rank(),
                    rep.bad_lines_skipped, option.c_str());

@@ -100,6 +100,7 @@ int report(const std::exception& error) {
 // A command on every rank of an MPI run: a rank's error reaches every rank (Comm::fail), and
 // rank 0 alone prints it, naming the rank; every rank exits non-zero.
 int run_on_ranks(ppmf::Comm& comm, const char* command, int argc, char** argv) {
+  int failed_code = 1;
   try {
     try {
       const int code = run_command(command, argc, argv);
@@ -107,6 +108,10 @@ int run_on_ranks(ppmf::Comm& comm, const char* command, int argc, char** argv) {
       return code;
     } catch (const ppmf::RemoteFailure&) {
       throw;
+    } catch (const ppmf::Cancelled& e) {
+      const int sig = ppmf::cancel_signal();  // the interrupted rank keeps the shell's convention
+      failed_code = 128 + (sig > 0 ? sig : SIGINT);
+      comm.fail(e.what());
     } catch (const std::bad_alloc&) {
       comm.fail("out of memory");
     } catch (const ppmf::ConfigError& e) {
@@ -117,7 +122,7 @@ int run_on_ranks(ppmf::Comm& comm, const char* command, int argc, char** argv) {
   } catch (const ppmf::RemoteFailure& e) {
     if (comm.rank() == 0) std::fprintf(stderr, "ppmf-gpu: error: %s\n", e.what());
   }
-  return 1;
+  return failed_code;
 }
 
 }  // namespace
@@ -131,7 +136,13 @@ int main(int argc, char** argv) {
   }
   install_signal_handlers();
   try {
-    if (ppmf::launched_by_mpi()) {
+    // A launcher's variables without MPI support in this build: one process is fine (srun sets
+    // them for ordinary job steps), several would each train alone.
+    if (ppmf::launched_by_mpi() && !ppmf::mpi_supported() && ppmf::launched_ranks() > 1)
+      throw ppmf::Error("started as one of " + std::to_string(ppmf::launched_ranks()) +
+                        " ranks, but this build has no MPI support (install libopenmpi-dev and "
+                        "rebuild)");
+    if (ppmf::launched_by_mpi() && ppmf::mpi_supported()) {
       const std::unique_ptr<ppmf::MpiSession> mpi = ppmf::open_mpi_session();
       set_run_comm(&mpi->world(), mpi->local_rank());
       const int code = run_on_ranks(mpi->world(), argv[1], argc, argv);

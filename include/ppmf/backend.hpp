@@ -3,6 +3,7 @@
 // files or the command line.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -112,6 +113,14 @@ class Backend {
 inline size_t row_statistics_size(int rank) {
   const size_t dim = static_cast<size_t>(rank) + 1;
   return 1 + dim * (dim + 1) / 2 + dim;
+}
+
+// Rows whose statistics a distributed sweep exchanges at once: at most `most`, and at most
+// 256 MB of statistics (1.2 GB per 65,536 rows at rank 64 would be needed on the host, the device
+// and every peer).
+inline int statistics_rows_per_call(int rank, int most) {
+  const size_t by_bytes = (size_t{256} << 20) / (row_statistics_size(rank) * sizeof(double));
+  return static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(most), by_bytes)));
 }
 
 struct DeviceSpec {

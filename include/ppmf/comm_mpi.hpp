@@ -11,6 +11,10 @@ namespace ppmf {
 
 // True when an MPI launcher started this process (its rank variables are set).
 bool launched_by_mpi();
+// The number of ranks the launcher says it started (0: it does not say).
+int launched_ranks();
+// Whether this build has distributed training over MPI (libppmf_mpi was built).
+bool mpi_supported();
 
 // An open MPI session: MPI_Init_thread (funneled: only the thread that opened it calls MPI) when
 // opened, MPI_Finalize when destroyed. One per process.

@@ -30,13 +30,15 @@ Ratings owned_entries(const Ratings& all, const Comm& comm);
 Ratings read_tables(const std::vector<std::string>& files, const ReadOptions& opts,
                     ReadReport* report = nullptr);
 
-// This rank's users' entries of `files` (the same list on every rank), in the order read_tables
-// would list them, repeats merged as read_tables merges them: each rank reads a disjoint share
-// of the files (by size, largest first, to the rank with the fewest bytes so far) and sends each
-// entry to its user's owner. With one rank, exactly read_tables. Collective; a rank that cannot
-// read its files makes every rank throw RemoteFailure. `report` is this rank's share of the
-// reading (lines and bad lines of its files; repeats merged among its users).
+// This rank's users' entries of `files`, in the order read_tables would list them, repeats
+// merged as read_tables merges them: rank 0's list of files and their sizes is the one used (the
+// ranks may see the file system differently), each rank reads a disjoint share of the files (by
+// size, largest first, to the rank with the fewest bytes so far) and sends each entry to its
+// user's owner. With one rank, exactly read_tables. Collective; a rank that cannot read its
+// files makes every rank throw RemoteFailure, as does, with `every_rank_needs_entries`, a rank
+// left without entries. `report` is this rank's share of the reading (lines and bad lines of
+// its files; repeats merged among its users).
 Ratings read_distributed(Comm& comm, const std::vector<std::string>& files, const ReadOptions& opts,
-                         ReadReport* report = nullptr);
+                         ReadReport* report = nullptr, bool every_rank_needs_entries = true);
 
 }  // namespace ppmf

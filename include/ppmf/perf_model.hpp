@@ -40,9 +40,10 @@ inline double sweep_flops_per_row(int rank) {
 // their solved rows (4 x 2 dim bytes, all-gather); plus the user pooling sums (8 x (dim^2 +
 // 2 dim + 1) per user group, reduce-scatter and all-gather) and a few scalars. Users never move.
 double scaleout_bytes_per_rank(double items, int rank, int ranks, int user_groups = 1);
-// Collectives per epoch: two per 65,536 items (statistics, rows), four per user-group sum, a few
-// scalar sums; each starts with an agreement (a latency-bound allreduce).
-double scaleout_collectives_per_epoch(double items);
+// Collectives per epoch: two per range of items (statistics, rows; statistics_rows_per_call),
+// four for the user-group sums, a few scalar sums; each opens with an agreement (a latency-bound
+// allreduce).
+double scaleout_collectives_per_epoch(double items, int rank);
 
 struct ScaleOut {
   double entries = 0, users = 0, items = 0;
