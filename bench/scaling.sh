@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Distributed training on this machine: P = 1 and P = 2 ranks under mpirun (THREADS threads per
-# rank, default 1) against one process, on a generated problem cut into 4 files. Per
-# configuration, the median over RUNS runs (default 3) of: an epoch's wall time, entries/s per
-# rank, rank 0's time in collectives (and the part of it spent waiting for the slowest rank) and
-# the bytes it sent per epoch (from --metrics-json); then
-# what the scale-out model (bench_scaleout) predicts for P = 2 here, from the P = 1 compute rate
-# and this machine's copy bandwidth as the link.
+# rank, default 1) against one process with THREADS and with 2 x THREADS threads, on a generated
+# problem cut into 4 files. Per configuration, the median over RUNS runs (default 3; the
+# configurations interleaved run by run, so drifts of the machine hit them alike) of: an epoch's
+# wall time, entries/s per rank, rank 0's time in collectives (and the part of it spent waiting
+# for the slowest rank) and the bytes it sent per epoch (from --metrics-json); then what the
+# scale-out model (bench_scaleout) predicts here, from the one-process compute rate and this
+# machine's copy bandwidth as the link.
 #
 # Usage: bash bench/scaling.sh [BUILD_DIR] [USERS] [ITEMS] [RANK]
 #   defaults: build 100000 20000 32 (about 2 M entries)
@@ -32,17 +33,17 @@ flags=(train --data "$work/part*.csv" --user-groups "$work/data/user_groups.csv"
        --valid-frac 0 --no-watch --threads "$threads" --quiet --out "$work/m.ppmf")
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-# One configuration: LABEL RANKS (0: no mpirun) -> a row of medians.
-measure() {
-  local label=$1 ranks=$2
-  : > "$work/rows"
-  for _ in $(seq "$runs"); do
-    if [ "$ranks" = 0 ]; then
-      "$bin" "${flags[@]}" --metrics-json "$work/m.json" > /dev/null
-    else
-      "${mpirun[@]}" -np "$ranks" "$bin" "${flags[@]}" --metrics-json "$work/m.json" > /dev/null
-    fi
-    /usr/bin/python3 - "$work/m.json" "$entries" "$ranks" >> "$work/rows" <<'PY'
+# One run of a configuration: RANKS (0: no mpirun) -> a row appended to $work/rows.RANKS.
+run_once() {
+  local ranks=$1
+  if [ "$ranks" = 0 ]; then
+    "$bin" "${flags[@]}" --metrics-json "$work/m.json" > /dev/null
+  elif [ "$ranks" = w ]; then  # one process with the threads of two ranks
+    "$bin" "${flags[@]}" --threads $((2 * threads)) --metrics-json "$work/m.json" > /dev/null
+  else
+    "${mpirun[@]}" -np "$ranks" "$bin" "${flags[@]}" --metrics-json "$work/m.json" > /dev/null
+  fi
+  /usr/bin/python3 - "$work/m.json" "$entries" "${ranks/w/0}" >> "$work/rows.$ranks" <<'PY'
 import json, statistics, sys
 m = json.load(open(sys.argv[1]))
 entries, ranks = int(sys.argv[2]), max(1, int(sys.argv[3]))
@@ -51,20 +52,25 @@ d = m.get("distributed") or {}
 print(epoch, entries / ranks / epoch, d.get("comm_seconds_per_epoch", 0), d.get("comm_bytes_per_epoch", 0),
       d.get("comm_wait_seconds_per_epoch", 0))
 PY
-  done
-  local cols=()
-  for c in 1 2 3 4 5; do cols+=("$(awk -v c=$c '{print $c}' "$work/rows" | median)"); done
+}
+# The medians of a configuration's runs: LABEL RANKS.
+report() {
+  local label=$1 ranks=$2 cols=()
+  for c in 1 2 3 4 5; do cols+=("$(awk -v c=$c '{print $c}' "$work/rows.$ranks" | median)"); done
   printf "%-26s %10.3f %16.0f %12.4f %12.4f %14.2f\n" "$label" "${cols[0]}" "${cols[1]}" "${cols[2]}" \
     "${cols[4]}" "$(echo "${cols[3]} / 1000000" | bc -l)"
-  echo "${cols[0]}" > "$work/last_epoch"
 }
 
-echo "# $entries entries, $users users, $items items, rank $rank; $threads thread(s) per rank; medians of $runs runs"
+echo "# $entries entries, $users users, $items items, rank $rank; $threads thread(s) per rank; medians of $runs runs, the configurations interleaved"
 printf "%-26s %10s %16s %12s %12s %14s\n" configuration epoch_s entries/s/rank comm_s/epoch of_it_wait MB/epoch
-measure "1 process" 0
-one_epoch=$(cat "$work/last_epoch")
-measure "mpirun P=1" 1
-measure "mpirun P=2" 2
+for _ in $(seq "$runs"); do
+  for ranks in 0 w 1 2; do run_once $ranks; done
+done
+report "1 process" 0
+report "1 process, 2x threads" w
+report "mpirun P=1" 1
+report "mpirun P=2" 2
+one_epoch=$(awk '{print $1}' "$work/rows.0" | median)
 
 # The model: compute rate from one process's epoch; the link: this machine's copy bandwidth.
 flops=$(/usr/bin/python3 -c "

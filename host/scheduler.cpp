@@ -220,7 +220,15 @@ namespace {
 // Items [begin, end) on every rank of a distributed run: each rank's statistics summed over the
 // ranks slice by slice (reduce-scatter), each rank solving its slice, then the solved rows shared.
 // Moves (P - 1) / P x rows x (statistics + guide row) bytes per rank, whatever P.
-void solve_items_across(Backend& backend, int rank, int begin, int end, Comm& comm) {
+// Buffers of solve_items_across, kept for a whole run (fresh ones would cost page faults every
+// range of every epoch).
+struct ItemExchange {
+  std::vector<double> stats;
+  std::vector<float> rows;
+};
+
+void solve_items_across(Backend& backend, int rank, int begin, int end, Comm& comm,
+                        ItemExchange& x) {
   const size_t stat = row_statistics_size(rank), row = 2 * (static_cast<size_t>(rank) + 1);
   const size_t n = static_cast<size_t>(end - begin), me = static_cast<size_t>(comm.rank());
   const std::vector<size_t> cut = comm.even_cut(n);
@@ -229,10 +237,12 @@ void solve_items_across(Backend& backend, int rank, int begin, int end, Comm& co
     stat_cut[r] *= stat;
     row_cut[r] *= row;
   }
-  std::vector<double> stats(n * stat);
+  std::vector<double>& stats = x.stats;
+  stats.resize(n * stat);
   on_every_rank(comm, [&] { backend.row_statistics(Side::kItems, begin, end, stats.data()); });
   comm.sum_slices(stats.data(), stat_cut);
-  std::vector<float> rows(n * row);
+  std::vector<float>& rows = x.rows;
+  rows.resize(n * row);
   const int mine_begin = begin + static_cast<int>(cut[me]), mine_end = begin + static_cast<int>(cut[me + 1]);
   on_every_rank(comm, [&] {
     backend.solve_rows_from(Side::kItems, mine_begin, mine_end, stats.data() + stat_cut[me]);
@@ -248,7 +258,7 @@ void sum_moments(GroupMoments& gm, Comm& comm) {
 
 // Every user row, then every item row, each side followed by its pooling update.
 void sweep(Backend& backend, Model& model, const TrainConfig& tc, const SweepProgress& progress,
-           Comm* comm, bool implicit_zeros = false) {
+           Comm* comm, ItemExchange& exchange, bool implicit_zeros = false) {
   const size_t total_rows = static_cast<size_t>(model.U.n) + model.V.n;
   size_t done = 0;
   for (const Side side : {Side::kUsers, Side::kItems}) {
@@ -264,7 +274,7 @@ void sweep(Backend& backend, Model& model, const TrainConfig& tc, const SweepPro
     for (int begin = 0; begin < n; begin += step) {
       const int end = std::min(n, begin + step);
       if (across)
-        solve_items_across(backend, model.rank(), begin, end, *comm);
+        solve_items_across(backend, model.rank(), begin, end, *comm, exchange);
       else
         backend.solve_rows(side, begin, end);
       done += static_cast<size_t>(end - begin);
@@ -284,10 +294,12 @@ void sweep(Backend& backend, Model& model, const TrainConfig& tc, const SweepPro
 
 }  // namespace
 
-EpochMetrics run_epoch(Backend& backend, Model& model, const TrainConfig& tc,
-                       const SweepProgress& progress, Comm* comm) {
+namespace {
+
+EpochMetrics train_epoch(Backend& backend, Model& model, const TrainConfig& tc,
+                         const SweepProgress& progress, Comm* comm, ItemExchange& exchange) {
   const auto t0 = Clock::now();
-  sweep(backend, model, tc, progress, comm);
+  sweep(backend, model, tc, progress, comm, exchange);
   backend.synchronize();
   const double solve_seconds = seconds_since(t0);
 
@@ -315,6 +327,14 @@ EpochMetrics run_epoch(Backend& backend, Model& model, const TrainConfig& tc,
   if (!std::isfinite(em.elbo_per_entry))
     throw Error("training diverged (non-finite ELBO)");
   return em;
+}
+
+}  // namespace
+
+EpochMetrics run_epoch(Backend& backend, Model& model, const TrainConfig& tc,
+                       const SweepProgress& progress, Comm* comm) {
+  ItemExchange exchange;
+  return train_epoch(backend, model, tc, progress, comm, exchange);
 }
 
 namespace {
@@ -453,6 +473,7 @@ struct Run {
   Model best;
   int written_epoch = 0;  // the last epoch in the checkpoint file (0: none)
   CommStats epoch_comm;   // this rank's traffic in epochs (distributed runs)
+  ItemExchange exchange;  // the distributed item sweep's buffers
   int comm_epochs = 0;
 };
 
@@ -469,7 +490,7 @@ void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid
   while (!finished()) {
     const int epoch = static_cast<int>(model.history.size()) + 1;
     const CommStats comm_before = valid.comm ? valid.comm->stats() : CommStats{};
-    EpochMetrics em = run_epoch(backend, model, tc, [&](size_t done, size_t total) {
+    EpochMetrics em = train_epoch(backend, model, tc, [&](size_t done, size_t total) {
       if (cb.on_progress) cb.on_progress(epoch, done, total);
       if (cancel_requested() || (cb.cancelled && cb.cancelled()))
         throw Cancelled("training interrupted during epoch " + std::to_string(epoch) + "; " +
@@ -477,7 +498,7 @@ void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid
                                                      " holds epoch " +
                                                      std::to_string(run.written_epoch)
                                                : std::string("no checkpoint was written")));
-    }, valid.comm);
+    }, valid.comm, run.exchange);
     em.epoch = epoch;
     if (!valid.empty()) {
       em.has_valid = true;
@@ -576,6 +597,7 @@ Model fit_watch(Backend& b, const Ratings& table, const TrainInputs& in, const T
   view.mu0 = 0.0f;
   view.sigma2 = 1.0f;
   load_backend(b, view, table, confidence, in.comm, wc.zero_weight);
+  ItemExchange exchange;
   for (int e = 1; e <= wc.epochs; ++e)
     sweep(b, view, tc, [&](size_t done, size_t total) {
       if (cb.on_progress) cb.on_progress(epoch_label, done, total);
@@ -584,7 +606,7 @@ Model fit_watch(Backend& b, const Ratings& table, const TrainInputs& in, const T
                         (tc.checkpoint.empty() ? std::string("; no checkpoint was written")
                                                : "; the checkpoint " + tc.checkpoint +
                                                      " holds the finished minutes part"));
-    }, in.comm, true);
+    }, in.comm, exchange, true);
   b.store_guide(view);
   b.set_implicit(0.0f);
   return view;
