@@ -21,7 +21,7 @@ double scaleout_bytes_per_rank(double items, int rank, int ranks, int user_group
 }
 
 double scaleout_collectives_per_epoch(double items, int rank) {
-  return 2 * std::ceil(items / statistics_rows_per_call(rank, 65536)) + 4 * 2 + 8;
+  return 2 * std::ceil(items / statistics_rows_per_call(rank, 65536)) + 2 + 8;
 }
 
 ScaleOutPrediction predict_scaleout(const ScaleOut& s) {

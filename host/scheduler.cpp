@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <tuple>
+#include <vector>
 
 #include "cpu_backend.hpp"
 #include "ppmf/cancel.hpp"
@@ -217,9 +219,6 @@ void warm_start_from(const Model& old, Model& fresh) {
 
 namespace {
 
-// Items [begin, end) on every rank of a distributed run: each rank's statistics summed over the
-// ranks slice by slice (reduce-scatter), each rank solving its slice, then the solved rows shared.
-// Moves (P - 1) / P x rows x (statistics + guide row) bytes per rank, whatever P.
 // Buffers of solve_items_across, kept for a whole run (fresh ones would cost page faults every
 // range of every epoch).
 struct ItemExchange {
@@ -227,6 +226,9 @@ struct ItemExchange {
   std::vector<float> rows;
 };
 
+// Items [begin, end) on every rank of a distributed run: each rank's statistics summed over the
+// ranks slice by slice (reduce-scatter), each rank solving its slice, then the solved rows shared.
+// Moves (P - 1) / P x rows x (statistics + guide row) bytes per rank, whatever P.
 void solve_items_across(Backend& backend, int rank, int begin, int end, Comm& comm,
                         ItemExchange& x) {
   const size_t stat = row_statistics_size(rank), row = 2 * (static_cast<size_t>(rank) + 1);
@@ -252,8 +254,18 @@ void solve_items_across(Backend& backend, int rank, int begin, int end, Comm& co
   on_every_rank(comm, [&] { backend.set_rows(Side::kItems, begin, end, rows.data()); });
 }
 
+// The group sums of every rank, in one collective.
 void sum_moments(GroupMoments& gm, Comm& comm) {
-  for (std::vector<double>* v : {&gm.count, &gm.sum_mean, &gm.sum_outer, &gm.sum_var}) comm.sum(*v);
+  const std::initializer_list<std::vector<double>*> parts = {&gm.count, &gm.sum_mean,
+                                                             &gm.sum_outer, &gm.sum_var};
+  std::vector<double> all;
+  for (const std::vector<double>* v : parts) all.insert(all.end(), v->begin(), v->end());
+  comm.sum(all);
+  auto at = all.begin();
+  for (std::vector<double>* v : parts) {
+    std::copy(at, at + static_cast<long>(v->size()), v->begin());
+    at += static_cast<long>(v->size());
+  }
 }
 
 // Every user row, then every item row, each side followed by its pooling update.
@@ -291,10 +303,6 @@ void sweep(Backend& backend, Model& model, const TrainConfig& tc, const SweepPro
     }
   }
 }
-
-}  // namespace
-
-namespace {
 
 EpochMetrics train_epoch(Backend& backend, Model& model, const TrainConfig& tc,
                          const SweepProgress& progress, Comm* comm, ItemExchange& exchange) {

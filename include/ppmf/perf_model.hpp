@@ -41,8 +41,8 @@ inline double sweep_flops_per_row(int rank) {
 // 2 dim + 1) per user group, reduce-scatter and all-gather) and a few scalars. Users never move.
 double scaleout_bytes_per_rank(double items, int rank, int ranks, int user_groups = 1);
 // Collectives per epoch: two per range of items (statistics, rows; statistics_rows_per_call),
-// four for the user-group sums, a few scalar sums; each opens with an agreement (a latency-bound
-// allreduce).
+// two for the user-group sums, a few for scalar sums; each opens with an agreement (a
+// latency-bound allreduce).
 double scaleout_collectives_per_epoch(double items, int rank);
 
 struct ScaleOut {
