@@ -480,6 +480,7 @@ struct Run {
   bool has_best = false;
   Model best;
   int written_epoch = 0;  // the last epoch in the checkpoint file (0: none)
+  Comm* comm = nullptr;   // a distributed run's ranks (TrainInputs::comm)
   CommStats epoch_comm;   // this rank's traffic in epochs (distributed runs)
   ItemExchange exchange;  // the distributed item sweep's buffers
   int comm_epochs = 0;
@@ -497,7 +498,7 @@ void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid
   };
   while (!finished()) {
     const int epoch = static_cast<int>(model.history.size()) + 1;
-    const CommStats comm_before = valid.comm ? valid.comm->stats() : CommStats{};
+    const CommStats comm_before = run.comm ? run.comm->stats() : CommStats{};
     EpochMetrics em = train_epoch(backend, model, tc, [&](size_t done, size_t total) {
       if (cb.on_progress) cb.on_progress(epoch, done, total);
       if (cancel_requested() || (cb.cancelled && cb.cancelled()))
@@ -506,7 +507,7 @@ void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid
                                                      " holds epoch " +
                                                      std::to_string(run.written_epoch)
                                                : std::string("no checkpoint was written")));
-    }, valid.comm, run.exchange);
+    }, run.comm, run.exchange);
     em.epoch = epoch;
     if (!valid.empty()) {
       em.has_valid = true;
@@ -516,8 +517,8 @@ void run_phase(Backend& backend, Run& run, const TrainConfig& tc, HeldOut& valid
       em.has_test = true;
       std::tie(em.test_rmse, em.test_nll) = test.score(backend);
     }
-    if (valid.comm) {
-      const CommStats& after = valid.comm->stats();
+    if (run.comm) {
+      const CommStats& after = run.comm->stats();
       run.epoch_comm.seconds += after.seconds - comm_before.seconds;
       run.epoch_comm.wait_seconds += after.wait_seconds - comm_before.wait_seconds;
       run.epoch_comm.bytes += after.bytes - comm_before.bytes;
@@ -785,6 +786,7 @@ TrainResult train_run(const TrainInputs& in, const ModelConfig& config, const Tr
   const uint64_t fingerprint = run_fingerprint(in);
 
   Run run;
+  run.comm = comm;
   const bool resumed = !in.resume_from.empty();
   if (resumed) {
     Checkpoint c = load_checkpoint(in.resume_from);

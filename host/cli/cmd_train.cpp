@@ -6,7 +6,6 @@
 #include "cli/common.hpp"
 #include "cli/train_log.hpp"
 #include "ppmf/csv_writer.hpp"
-#include "ppmf/devices.hpp"
 #include "ppmf/distributed.hpp"
 #include "ppmf/json.hpp"
 #include "ppmf/model_file.hpp"
@@ -172,18 +171,15 @@ int cmd_train(int argc, char** argv) {
     if (test) write_ratings_csv(*test, args.str("split-out") + "/test.csv");
   }
 
-  auto backend = open_backend(args);
+  // With NCCL, the backend and the transport use the same GPU, resolved once.
+  const bool over_nccl = args.str("transport") == "nccl";
+  const DeviceSpec device = device_spec(args, over_nccl);
+  if (over_nccl && device.kind != DeviceSpec::kGpu)
+    throw ConfigError("transport", "nccl needs a GPU per rank (--device auto found none here, or "
+                                   "--device cpu was given)");
+  auto backend = open_backend(device);
   std::unique_ptr<Comm> nccl;
-  if (args.str("transport") == "nccl") {
-    DeviceSpec device = device_spec(args);
-    if (device.kind == DeviceSpec::kAuto) {
-      std::string why_none;
-      const std::vector<GpuInfo> gpus = list_gpus(&why_none);
-      if (gpus.empty()) throw ConfigError("transport", "nccl needs a GPU: " + why_none);
-      device = {DeviceSpec::kGpu, gpus[0].index, 0};
-    }
-    if (device.kind != DeviceSpec::kGpu)
-      throw ConfigError("transport", "nccl needs a GPU per rank (--device auto or an index)");
+  if (over_nccl) {
     nccl = make_nccl_comm(device.gpu, comm);  // over MPI's ranks, or one rank
     comm = nccl.get();
   }

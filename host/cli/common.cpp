@@ -173,9 +173,9 @@ void add_device_options(Args& args, const std::string& default_device) {
               "CPU threads (0 = the CPUs this process may use: affinity and cgroup quota)", "N");
 }
 
-DeviceSpec device_spec(const Args& args) {
+DeviceSpec device_spec(const Args& args, bool resolve_auto) {
   DeviceSpec device = parse_device(args.str("device"));
-  if (run_comm() != nullptr && device.kind == DeviceSpec::kAuto) {
+  if ((run_comm() != nullptr || resolve_auto) && device.kind == DeviceSpec::kAuto) {
     std::string why_none;
     const std::vector<GpuInfo> gpus = list_gpus(&why_none);
     device.kind = gpus.empty() ? DeviceSpec::kCpu : DeviceSpec::kGpu;
@@ -185,8 +185,9 @@ DeviceSpec device_spec(const Args& args) {
   return device;
 }
 
-std::unique_ptr<Backend> open_backend(const Args& args) {
-  const DeviceSpec device = device_spec(args);
+std::unique_ptr<Backend> open_backend(const Args& args) { return open_backend(device_spec(args)); }
+
+std::unique_ptr<Backend> open_backend(const DeviceSpec& device) {
   std::string note;
   auto backend = make_backend(device, &note);
   if (!note.empty()) std::fprintf(stderr, "ppmf-gpu: note: %s\n", note.c_str());

@@ -54,8 +54,10 @@ void add_device_options(Args& args, const std::string& default_device);
 // Under mpirun, "auto" gives rank r the GPU (local rank r) mod (the node's GPUs), or the CPU
 // where there is none.
 std::unique_ptr<Backend> open_backend(const Args& args);
-// The device --device and --threads ask for, with mpirun's "auto" resolved as open_backend does.
-DeviceSpec device_spec(const Args& args);
+std::unique_ptr<Backend> open_backend(const DeviceSpec& device);
+// The device --device and --threads ask for. "auto" is resolved to a GPU (this rank's: local rank
+// mod the GPUs) or the CPU under mpirun, or when `resolve_auto`; else left to make_backend.
+DeviceSpec device_spec(const Args& args, bool resolve_auto = false);
 
 // Refuses, before any work, an output option naming the same file as an input option or as
 // another output ("" and "-" are skipped); `may_replace` lists (input, output) option pairs that
