@@ -32,7 +32,11 @@ Model watch_view(const Model& m) {
   v.seen_offsets = m.seen_offsets;
   v.seen_items = m.seen_items;
   v.best_epoch = m.best_epoch;
-  compute_new_user_prior(v);
+  // New users start from their group's plain watch prior, not the size-biased one of the minutes
+  // part: a member's watch score already counts each of its views, so weighting members by the
+  // views they go on to make would count heavy users' tastes twice, and a new user's list would
+  // follow what heavy users watch instead of what most users start with. (Fold-in starts from the
+  // same plain prior.)
   return v;
 }
 

@@ -15,6 +15,7 @@
 #include "ppmf/ranking.hpp"
 #include "ppmf/recommend.hpp"
 #include "ppmf/scheduler.hpp"
+#include "ppmf/side_priors.hpp"
 #include "ppmf/split.hpp"
 #include "ppmf/synth.hpp"
 #include "ppmf/watch.hpp"
@@ -168,6 +169,45 @@ TEST(Watch, FindsWhatUsersWatchWhenTasteDrivesIt) {
   opt.objective = Objective::kMinutes;
   EXPECT_GT(r.ranking.recall, evaluate(*backend, m, split.test, opt).ranking.recall)
       << "ranking by minutes-if-watched ignores what users start";
+}
+
+// A new user's watch scores come from its group's plain watch prior, not from the size-biased
+// prior of the minutes part: the users who watched one item each all started with the same one,
+// heavy users watched many others; weighted by the views members go on to make, the heavy users'
+// catalog would score twice their share (0.96 against 0.43 here).
+TEST(Watch, NewUsersStartFromThePlainGroupPrior) {
+  Ratings r;
+  const int light = 300, heavy = 200, heavy_items = 40;
+  for (int j = 0; j <= heavy_items; ++j) r.items.insert("i" + std::to_string(j));
+  for (int i = 0; i < light + heavy; ++i) r.users.insert("u" + std::to_string(i));
+  for (int i = 0; i < light; ++i) r.push(i, 0, 5.0f);
+  for (int i = light; i < light + heavy; ++i)
+    for (int j = 1; j <= heavy_items; ++j) r.push(i, j, 5.0f);
+  ModelConfig mc;
+  mc.rank = 2;
+  TrainInputs in;
+  in.train = &r;
+  TrainConfig tc = testing::epochs_config(5);
+  tc.watch.alpha = 8;
+  tc.watch.zero_weight = 1;
+  auto backend = make_cpu_backend(2);
+  const Model m = train(in, mc, tc, *backend).model;
+  ASSERT_GE(m.new_users.max_n, 0) << "the minutes part has a size-biased prior to avoid";
+  const Model view = watch_view(m);
+  auto watch = make_cpu_backend(1);
+  watch->load_model(view);
+  const int items = heavy_items + 1;
+  std::vector<PairIndex> fresh, plain;
+  for (int j = 0; j < items; ++j) {
+    fresh.push_back({new_user_index(view, 0), j});
+    plain.push_back({prior_index(view, Side::kUsers, 0), j});
+  }
+  std::vector<float> fresh_mean(items), plain_mean(items), var(items);
+  watch->predict(fresh.data(), items, fresh_mean.data(), var.data());
+  watch->predict(plain.data(), items, plain_mean.data(), var.data());
+  EXPECT_THAT(fresh_mean, ::testing::Pointwise(::testing::FloatEq(), plain_mean));
+  EXPECT_EQ(std::max_element(fresh_mean.begin(), fresh_mean.end()) - fresh_mean.begin(), 0)
+      << "a new user's first pick is what most users start with";
 }
 
 // Each objective ranks by its formula: the watch score, the value if watched, or their product

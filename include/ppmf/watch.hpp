@@ -13,10 +13,10 @@
 namespace ppmf {
 
 // A model whose guide and priors are the watch part's (mu0 0, no noise: a watch score is not an
-// observation, so its predictive variance is the posterior's), with the same ids, groups, counts and seen lists, and the size-biased
-// prior of new users computed from the watch guide. Loaded into a backend, it scores watch
-// scores (alpha_i + beta_j + u_i . v_j) with their posterior variances. Throws when the model
-// has no watch part.
+// observation, so its predictive variance is the posterior's), with the same ids, groups, counts
+// and seen lists; new users start from their group's plain watch prior (see watch.cpp). Loaded
+// into a backend, it scores watch scores (alpha_i + beta_j + u_i . v_j) with their posterior
+// variances. Throws when the model has no watch part.
 Model watch_view(const Model& model);
 
 // The observation precision of a watched pair (an entry): zero_weight + alpha.
