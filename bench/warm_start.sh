@@ -2,7 +2,7 @@
 # Warm-start retraining against a cold start on generated AVOD data: "yesterday" holds 90% of the
 # users, "today" adds a day of new users (the other 10%). Trains yesterday's model, then today's
 # model cold and warm (--warm-start), on the same held-out split, and prints the epochs each needs
-# to come within 0.5% of the cold run's best held-out NLL.
+# to come within 0.5% of the cold run's best held-out NLL, then the watch part's time and lists.
 #
 # Usage: bench/warm_start.sh [USERS] [ITEMS]      (defaults: 50000 5000); WARM_ARGS adds options
 # to the warm run only.
@@ -32,5 +32,14 @@ for run in cold warm; do
                                     last = $2; if (first == "") first = $2 }
     END { printf "%-5s epoch-1 NLL %.4f, best-cold target %.4f reached at epoch %s, final NLL %.4f\n",
                  run, first, t, done ? hit : "never (40)", last }'
+done
+# The watch part: its time (the warm run keeps the old model's weights instead of searching) and
+# the top-10 lists of both models on today's held-out entries (every entry relevant).
+for run in cold warm; do
+  seconds=$(grep -o '"watch_seconds": [0-9.e]*' "$out/$run.json" | awk '{print $2}')
+  "$bin" eval --model "$out/$run.ppmf" --data "$out/test.csv" --relevant all --device cpu |
+    awk -v run="$run" -v s="$seconds" '/^model \(/ { m = sprintf("recall@10 %s, NDCG@10 %s", $4, $5) }
+      /^most popular/ { p = sprintf("most popular %s / %s", $4, $5) }
+      END { printf "%-5s watch part %.2f s, %s (%s)\n", run, s, m, p }'
 done
 rm -rf "$out"

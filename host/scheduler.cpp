@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -419,6 +420,18 @@ uint64_t run_fingerprint(const TrainInputs& in) {
     }
     d.bytes(&w.mu0, sizeof w.mu0);
     d.bytes(&w.sigma2, sizeof w.sigma2);
+    if (w.watch.present) {  // the watch part starts from it too
+      for (const GuideBlock* g : {&w.watch.U, &w.watch.V}) {
+        d.array(g->mean);
+        d.array(g->logsd);
+        d.array(g->bias_mean);
+        d.array(g->bias_logsd);
+      }
+      for (const PriorBlock* p : {&w.watch.user_prior, &w.watch.item_prior}) {
+        d.array(p->mean);
+        d.array(p->cov);
+      }
+    }
   }
   return d.value();
 }
@@ -594,15 +607,18 @@ void load_backend(Backend& b, const Model& model, const Ratings& table,
 
 // A watch part trained on `table` with `wc` (its rank resolved): the same sweeps with implicit
 // zeros, on `b`, from its own seeded guide and N(0, I) priors, so it depends only on the data
-// and the settings. Leaves the view loaded in `b`, for scoring.
+// and the settings; or, given `warm` (the watch view of a warm-start model), from its posteriors
+// and priors, as the value part starts from the model's. Leaves the view loaded in `b`, for
+// scoring.
 Model fit_watch(Backend& b, const Ratings& table, const TrainInputs& in, const TrainConfig& tc,
                 const WatchConfig& wc, const ModelConfig& base, const TrainCallbacks& cb,
-                int epoch_label) {
+                int epoch_label, const Model* warm = nullptr) {
   ModelConfig config = base;
   config.rank = wc.rank;
   const std::vector<float> confidence(table.size(), watch_confidence(wc));
   Model view = init_model_on(table, confidence, config, in.user_groups, in.item_groups,
                              tc.seed ^ 0x77617463ULL, in.comm);
+  if (warm) warm_start_from(*warm, view);
   view.mu0 = 0.0f;
   view.sigma2 = 1.0f;
   load_backend(b, view, table, confidence, in.comm, wc.zero_weight);
@@ -741,9 +757,25 @@ void train_watch(Backend& backend, Model& model, const Ratings& table, const Tra
     b = cpu.get();
   }
   const int label = static_cast<int>(model.history.size()) + 1;
+  // A warm start with a watch part of this rank starts the watch part from it too, with its
+  // weights where this run leaves them to the data: retraining on much the same data, the search
+  // (half of the watch part's time) would find the same ones. Its trial fits could not start
+  // from the old posteriors anyway: those have seen the validation entries.
+  const WatchPart* old = in.warm_start && in.warm_start->watch.present ? &in.warm_start->watch
+                                                                        : nullptr;
+  std::optional<Model> warm;
+  if (old && old->config.rank == wc.rank) {
+    warm = watch_view(*in.warm_start);
+    if (wc.alpha <= 0) wc.alpha = old->config.alpha;
+    if (wc.zero_weight <= 0) wc.zero_weight = old->config.zero_weight;
+  } else if (old && cb.on_note) {
+    cb.on_note("watch model: the warm-start model's watch part has rank " +
+               std::to_string(old->config.rank) + ", this run's " + std::to_string(wc.rank) +
+               "; the watch part starts afresh");
+  }
   if (wc.alpha <= 0 || wc.zero_weight <= 0)
     wc = choose_watch_weights(*b, *in.train, in, tc, wc, model.config, cb, label);
-  Model view = fit_watch(*b, table, in, tc, wc, model.config, cb, label);
+  Model view = fit_watch(*b, table, in, tc, wc, model.config, cb, label, warm ? &*warm : nullptr);
   model.watch.present = true;
   model.watch.config = wc;
   model.watch.U = std::move(view.U);
@@ -755,9 +787,9 @@ void train_watch(Backend& backend, Model& model, const Ratings& table, const Tra
   if (cb.on_note) {
     char line[200];
     std::snprintf(line, sizeof line,
-                  "watch model: rank %d, %d sweeps, alpha %g, zero weight %g, %.2fs on %s",
-                  wc.rank, wc.epochs, wc.alpha, wc.zero_weight, report.watch_seconds,
-                  b->name().c_str());
+                  "watch model: rank %d, %d sweeps%s, alpha %g, zero weight %g, %.2fs on %s",
+                  wc.rank, wc.epochs, warm ? " from the warm-start model" : "", wc.alpha,
+                  wc.zero_weight, report.watch_seconds, b->name().c_str());
     cb.on_note(line);
   }
 }

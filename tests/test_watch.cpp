@@ -210,6 +210,46 @@ TEST(Watch, NewUsersStartFromThePlainGroupPrior) {
       << "a new user's first pick is what most users start with";
 }
 
+// A warm start carries the watch part as it carries the value part: from a converged model on
+// the same data, one sweep changes its watch rows little (a cold sweep lands far from them), and
+// the weights the old run chose are kept when this run leaves them to the data. A watch part of
+// another rank starts afresh.
+TEST(Watch, WarmStartCarriesTheWatchPart) {
+  const Ratings r = random_entries(70, 45, 6);
+  ModelConfig mc;
+  mc.rank = 3;
+  TrainInputs in;
+  in.train = &r;
+  TrainConfig tc = testing::epochs_config(8);
+  tc.watch.epochs = 30;
+  auto backend = make_cpu_backend(2);
+  const Model old = train(in, mc, tc, *backend).model;
+  ASSERT_TRUE(old.watch.present);
+  const auto distance = [&](const Model& m) {
+    double diff = 0, scale = 0;
+    for (size_t k = 0; k < old.watch.U.mean.size(); ++k) {
+      diff += std::pow(m.watch.U.mean[k] - old.watch.U.mean[k], 2);
+      scale += std::pow(old.watch.U.mean[k], 2);
+    }
+    return diff / scale;
+  };
+  tc.watch.epochs = 1;
+  in.warm_start = &old;
+  const Model warm = train(in, mc, tc, *backend).model;
+  EXPECT_EQ(warm.watch.config.alpha, old.watch.config.alpha);
+  EXPECT_EQ(warm.watch.config.zero_weight, old.watch.config.zero_weight);
+  in.warm_start = nullptr;
+  tc.watch.alpha = old.watch.config.alpha;
+  tc.watch.zero_weight = old.watch.config.zero_weight;
+  const Model cold = train(in, mc, tc, *backend).model;
+  EXPECT_LT(distance(warm), 1e-3);
+  EXPECT_GT(distance(cold), 10 * distance(warm));
+  in.warm_start = &old;
+  tc.watch.rank = 4;
+  const Model other = train(in, mc, tc, *backend).model;
+  EXPECT_EQ(other.watch.config.rank, 4);
+}
+
 // Each objective ranks by its formula: the watch score, the value if watched, or their product
 // (clamped watch score x the expected value on the original scale), checked item by item
 // against predictions of both parts; Thompson draws of both parts are reproducible.

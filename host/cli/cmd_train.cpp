@@ -73,7 +73,8 @@ int cmd_train(int argc, char** argv) {
   add_training_options(args, "none");
   args.option("warm-start", "",
               "start from this model: known ids from their posteriors, new ids from their group\n"
-              "                            prior, the hyperparameters from the old model",
+              "                            prior, the hyperparameters from the old model (its watch\n"
+              "                            part too, with its watch weights unless given)",
               "FILE");
   add_device_options(args, "auto");
   args.option("transport", "mpi",

@@ -108,7 +108,8 @@ void add_training_options(Args& args, const std::string& default_transform) {
       .option("watch-rank", "", "latent factors of the watch model (default: --rank)", "D")
       .option("watch-alpha", num(tc.watch.alpha),
               "watch model: extra precision of a watched pair over an unwatched one (0 = chosen\n"
-              "                            on a validation split of the training entries)",
+              "                            on a validation split of the training entries, or the\n"
+              "                            --warm-start model's)",
               "X")
       .option("watch-zero-weight", num(tc.watch.zero_weight),
               "watch model: precision of an unwatched pair (all of them, never materialised;\n"
