@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "ppmf/evaluate.hpp"
@@ -211,14 +212,16 @@ GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& c, const 
   std::swap(models[0], models[1]);  // pooled, pooled-plain, unpooled
   const Transform t = mc.transform;
   // The item-mean baseline's relevance threshold: the models' (the training mean unless given).
-  const float relevant = c.has_relevant ? to_model_scale(static_cast<float>(c.relevant), t)
-                                        : models[0].model.mu0;
+  const float relevant = c.relevant_all   ? -std::numeric_limits<float>::infinity()
+                         : c.has_relevant ? to_model_scale(static_cast<float>(c.relevant), t)
+                                          : models[0].model.mu0;
   const ItemMeans item_mean(split.train, t);
   const GivenNTargets rules[] = {GivenNTargets::kAfterN, GivenNTargets::kFixed};
   GivenNResult result;
   result.held_out_users = split.users.size();
   result.train_entries = split.train.size();
   result.by_time = split.by_time;
+  result.objective = resolve_objective(c.objective, models[0].model);
   for (const int n : c.ns) {
     for (const Trained& tm : models) {
       Model m = tm.model;
@@ -240,6 +243,8 @@ GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& c, const 
       opt.k = c.k;
       opt.has_relevant = c.has_relevant;  // else the training mean, the same for every model
       opt.relevant = c.relevant;
+      opt.relevant_all = c.relevant_all;
+      opt.objective = c.objective;
       for (const GivenNTargets rule : rules) {
         // Held-out users are folded-in rows after N > 0 entries (their N items excluded from
         // their lists as seen), prior rows at N = 0.

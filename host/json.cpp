@@ -114,6 +114,7 @@ std::string to_json(const GivenNResult& result) {
                    {"held_out_users", result.held_out_users},
                    {"train_entries", result.train_entries},
                    {"by_time", result.by_time},
+                   {"objective", to_string(result.objective)},
                    {"rows", rows}});
 }
 

@@ -187,6 +187,16 @@ TEST_F(Cli, GivenNProtocolAndBench) {
     EXPECT_TRUE(row["recall"].is_number()) << row.dump();
     EXPECT_GT(row["users"].get<size_t>(), 0u) << row.dump();
   }
+  EXPECT_EQ(given["objective"], "watch");
+  // Every target relevant, lists by another objective: every scored user is ranked.
+  r = run("eval --protocol given-n --data " + data_ +
+          " --n 0,2 --holdout-users 0.3 --rank 2 --epochs 4 --quiet --device cpu --relevant all "
+          "--objective minutes --json " + json);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("lists ranked by minutes"));
+  const Json every = read_json(json);
+  EXPECT_EQ(every["objective"], "minutes");
+  for (const Json& row : every["rows"]) EXPECT_EQ(row["ranked_users"], row["users"]) << row.dump();
   const std::string bench_json = testing::temp_path("bench.json");
   r = run("bench --device cpu --users 300 --items 100 --nnz 5000 --rank 8,3 --repeats 1 "
           "--threads 1 --json " + bench_json);

@@ -41,6 +41,8 @@ void print_report(const EvalReport& r) {
 }
 
 void print_given_n(const GivenNResult& result) {
+  std::printf("lists ranked by %s (most-popular: the most popular unseen items)\n",
+              to_string(result.objective));
   std::printf("%-13s %-8s %3s %6s %9s %8s %8s %8s %10s %8s\n", "model", "targets", "N", "users",
               "entries", "rmse", "nll", "cover90", "recall@K", "ndcg@K");
   for (const auto& r : result.rows) {
@@ -63,8 +65,10 @@ int given_n(const Args& args) {
   c.holdout_users = args.number("holdout-users");
   c.seed = seed_from(args);
   c.k = args.int_value("k");
-  c.has_relevant = args.given("relevant");
+  c.relevant_all = args.str("relevant") == "all";
+  c.has_relevant = args.given("relevant") && !c.relevant_all;
   if (c.has_relevant) c.relevant = args.number("relevant");
+  c.objective = parse_objective(args.str("objective"));
   const ModelConfig model_config = model_config_from(args);
   const TrainConfig train_config = train_config_from(args);
   const bool quiet = args.given("quiet");

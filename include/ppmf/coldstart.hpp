@@ -20,6 +20,7 @@
 #include "ppmf/metrics.hpp"
 #include "ppmf/ranking.hpp"
 #include "ppmf/reader.hpp"
+#include "ppmf/recommend.hpp"
 #include "ppmf/scheduler.hpp"
 
 namespace ppmf {
@@ -30,6 +31,8 @@ struct GivenNConfig {
   uint64_t seed = 1;
   bool has_relevant = false;  // default threshold: the training mean (model scale)
   double relevant = 0;        // raw-scale threshold: entries above it are relevant
+  bool relevant_all = false;  // every target entry is relevant (watch data: a view is a hit)
+  Objective objective = Objective::kAuto;  // what the models' lists rank by
   int k = 10;
 };
 
@@ -62,6 +65,7 @@ struct GivenNResult {
   size_t held_out_users = 0;  // held-out users with more than min(N) entries
   size_t train_entries = 0;
   bool by_time = false;
+  Objective objective = Objective::kAuto;  // what the pooled model's lists ranked by (resolved)
   std::vector<GivenNRow> rows;
 };
 

@@ -382,8 +382,8 @@ def read_ratings(path, *, columns=None, duplicates="error", skip_bad_lines=False
     return cols if as_frame or _data.pd is None else dict(cols)
 
 
-def given_n(data, *, n=(0, 1, 3, 5), holdout_users=0.2, k=10, relevant=None, time=None,
-            user="user", item="item", value="value", columns=None, duplicates="error",
+def given_n(data, *, n=(0, 1, 3, 5), holdout_users=0.2, k=10, relevant=None, objective="auto",
+            time=None, user="user", item="item", value="value", columns=None, duplicates="error",
             user_groups=None, item_groups=None, transform="none", rank=32, tau=1.0,
             prec_a0=2.0, prec_b0=1.0, init_sd=0.1, epochs=40, valid_frac=0.05, refit=True,
             patience=5, min_improvement=0.001, seed=1, quiet=False, callback=None,
@@ -391,13 +391,14 @@ def given_n(data, *, n=(0, 1, 3, 5), holdout_users=0.2, k=10, relevant=None, tim
     """The given-N cold-start protocol (``ppmf-gpu eval --protocol given-n``): holds out
     ``holdout_users`` of the users, trains pooled and unpooled models on the rest, gives each
     held-out user its first N entries (by ``time`` when given: a column of the DataFrame or file,
-    or a sequence) and scores the entries after them. Returns the CLI's --json as a dict; its
-    "rows" make a DataFrame."""
+    or a sequence) and scores the entries after them. ``relevant``, ``objective``: as in
+    ``Model.evaluate``. Returns the CLI's --json as a dict; its "rows" make a DataFrame."""
     table = _data.table_from(data, user=user, item=item, value=value, time=time,
                              columns=columns, duplicates=duplicates, name="data")
     on_epoch, on_note = _callbacks(quiet, callback)
-    return _ppmf.given_n(table, list(n), holdout_users, k, relevant,
-                         _data.groups_from(user_groups, "user_groups"),
+    every = isinstance(relevant, str) and relevant == "all"
+    return _ppmf.given_n(table, list(n), holdout_users, k, None if every else relevant, every,
+                         objective, _data.groups_from(user_groups, "user_groups"),
                          _data.groups_from(item_groups, "item_groups"),
                          _model_config(rank, transform, True, tau, prec_a0, prec_b0, init_sd),
                          _train_config(epochs, valid_frac, refit, patience, min_improvement, seed),

@@ -403,7 +403,8 @@ py::tuple train_model(const Ratings& train_table, const Ratings* test,
 }
 
 py::dict given_n_protocol(const Ratings& all, const std::vector<int>& ns, double holdout_users,
-                          int k, const std::optional<double>& relevant,
+                          int k, const std::optional<double>& relevant, bool relevant_all,
+                          const std::string& objective,
                           const std::optional<GroupFile>& user_groups,
                           const std::optional<GroupFile>& item_groups,
                           const py::dict& model_config, const py::dict& train_config,
@@ -415,6 +416,8 @@ py::dict given_n_protocol(const Ratings& all, const std::vector<int>& ns, double
   c.k = k;
   c.has_relevant = relevant.has_value();
   c.relevant = relevant.value_or(0.0);
+  c.relevant_all = relevant_all;
+  c.objective = parse_objective(objective);
   const ModelConfig mc = model_config_of(model_config);
   const TrainConfig tc = train_config_of(train_config);
   c.seed = tc.seed;

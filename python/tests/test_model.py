@@ -217,3 +217,10 @@ def test_given_n_protocol(watch_data):
     assert len(rows) == 20
     assert rows["rmse"].notna().sum() == 16 and rows["recall"].notna().all()
     assert r["held_out_users"] > 0 and not r["by_time"]
+    assert r["objective"] == "watch"
+    # Every target relevant: every scored user has relevant targets (a threshold leaves some out).
+    every = ppmf.given_n(ratings, n=(0, 2), holdout_users=0.3, transform="log1p",
+                         relevant="all", objective="minutes", **FAST)
+    assert every["objective"] == "minutes"
+    rows = pd.DataFrame(every["rows"])
+    assert (rows["ranked_users"] == rows["users"]).all()
