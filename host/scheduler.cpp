@@ -654,8 +654,14 @@ WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInpu
   Comm* comm = in.comm;
   const int ranks = comm ? comm->size() : 1;
   const Ratings fit = comm ? compact_across(parts.train, *comm) : compact(parts.train);
-  // Validation users known to the fit (at most 5,000 over the ranks), their training items and
-  // their entries.
+  // Validation users known to the fit, their training items and their entries. Each candidate
+  // scores every item for each of them, so their number is capped by the scores it costs (40 M
+  // over the ranks: 2,000 users of a 20,000-item catalog, a few tenths of a second on two cores;
+  // at least 1,000 users): past ~1,000 users the recall of close candidates differs by less than
+  // its own noise.
+  const size_t kScores = 40'000'000, kMinUsers = 1000;
+  const size_t max_users = std::max(kMinUsers, kScores / std::max<size_t>(1, fit.items.size()));
+  const size_t users_per_rank = (max_users + ranks - 1) / ranks;
   std::vector<int32_t> row_of(parts.test.users.size(), -1), users;
   std::vector<std::vector<int32_t>> seen, relevant;
   for (size_t e = 0; e < parts.test.size(); ++e) {
@@ -664,7 +670,7 @@ WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInpu
     if (u < 0 || j < 0) continue;
     int32_t& r = row_of[parts.test.user[e]];
     if (r < 0) {
-      if (users.size() == static_cast<size_t>((5000 + ranks - 1) / ranks)) continue;
+      if (users.size() == users_per_rank) continue;
       r = static_cast<int32_t>(users.size());
       users.push_back(u);
       relevant.emplace_back();
