@@ -32,7 +32,8 @@ run() {
 import json, sys
 out, tag, seeds = sys.argv[1], sys.argv[2], sys.argv[3:]
 runs = [json.load(open(f"{out}/{tag}-s{s}.json"))["rows"] for s in seeds]
-keys = [(r["targets"], r["n"], r["model"]) for r in runs[0]]
+# RMSE rows only (the most-popular rows are ranking lists: bench/watch.sh reports them).
+keys = [(r["targets"], r["n"], r["model"]) for r in runs[0] if r["model"] != "most-popular"]
 print("| targets | N | model | " + " | ".join(f"seed {s}" for s in seeds) + " | mean RMSE |")
 print("|---|---|---|" + "---|" * (len(seeds) + 1))
 for key in sorted(set(keys), key=lambda k: (k[0], k[1], ["pooled", "pooled-plain", "unpooled", "item-mean"].index(k[2]))):

@@ -4,7 +4,8 @@
 # training, relevant: held-out ratings >= 4 on MovieLens 100K, every held-out entry on Last.fm and
 # Steam; recall@10, NDCG@10 and catalog coverage of `eval` for the default objective (watch), the
 # expected objective and the most-popular lists, and the minutes part's test RMSE with and
-# without the watch model.
+# without the watch model; then new users (the given-N protocol, N = 0, 1, 3): recall@10 and
+# NDCG@10 of the pooled model's watch lists and of the most-popular lists.
 #
 # Usage: bash bench/watch.sh [BIN] [DATA_DIR]   (default build/ppmf-gpu, ../shared/data)
 set -euo pipefail
@@ -40,6 +41,23 @@ run() {  # NAME FILE RELEVANT [train flags...]
       "$work/eval.txt"
   done
 }
+# New users: the given-N protocol (20% of the users held out, their first N entries folded in,
+# the entries after them scored), the watch lists of the pooled model against the most-popular
+# lists of the same users.
+given_n() {  # NAME FILE RELEVANT [eval flags...]
+  local name=$1 file=$2 relevant=$3
+  shift 3
+  for seed in 1 2 3; do
+    "$bin" eval --protocol given-n --data "$file" --relevant "$relevant" --n 0,1,3 --seed "$seed" \
+      --rank 32 --device cpu --quiet "$@" |
+      awk -v n="$name" -v s="$seed" '$1 == "pooled" && $2 == "after-n" { printf "%-16s %4s %-14s %8.4f %8.4f   N = %s, %s users\n", n, s, "given-n watch", $9, $10, $3, $4 }
+        $1 == "most-popular" && $2 == "after-n" { printf "%-16s %4s %-14s %8.4f %8.4f   N = %s\n", n, s, "given-n popular", $(NF-1), $NF, $3 }'
+  done
+}
+
 run "MovieLens 100K" "$data/movielens-100k/u.data" 3.5
 run "Last.fm" "$data/lastfm-hetrec2011-2k/user_artists.dat" all --transform log1p
 run "Steam" "$data/steam-200k-caserec/game_play.dat" all --transform log1p --duplicates sum
+given_n "MovieLens 100K" "$data/movielens-100k/u.data" 3.5 --time-column 4
+given_n "Last.fm" "$data/lastfm-hetrec2011-2k/user_artists.dat" all --transform log1p
+given_n "Steam" "$data/steam-200k-caserec/game_play.dat" all --transform log1p --duplicates sum
