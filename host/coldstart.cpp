@@ -182,11 +182,18 @@ struct ItemMeans {
 
 }  // namespace
 
+void validate(const GivenNConfig& c, const TrainConfig& tc) {
+  if (c.k < 1) throw ConfigError("k", "must be at least 1, got " + std::to_string(c.k));
+  if (!tc.watch.enabled && (c.objective == Objective::kWatch || c.objective == Objective::kExpected))
+    throw ConfigError("objective", std::string(to_string(c.objective)) +
+                                       " ranks by the watch model, which this run does not train");
+}
+
 GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& c, const ModelConfig& mc,
                          const TrainConfig& tc, const GroupFile* user_groups,
                          const GroupFile* item_groups, const BackendFactory& make,
                          const TrainCallbacks& callbacks) {
-  if (c.k < 1) throw ConfigError("k", "must be at least 1, got " + std::to_string(c.k));
+  validate(c, tc);
   struct Trained {
     std::string name;
     Model model;
@@ -221,7 +228,6 @@ GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& c, const 
   result.held_out_users = split.users.size();
   result.train_entries = split.train.size();
   result.by_time = split.by_time;
-  result.objective = resolve_objective(c.objective, models[0].model);
   for (const int n : c.ns) {
     for (const Trained& tm : models) {
       Model m = tm.model;
@@ -253,9 +259,11 @@ GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& c, const 
         result.rows.push_back(
             make_row(tm.name, n, rule, sc.users.size(), r.overall, r.ranking));
         // The most-popular lists of the same users (once: they do not depend on the model).
-        if (&tm == &models.front())
+        if (&tm == &models.front()) {
+          result.objective = r.objective;
           result.rows.push_back(make_row("most-popular", n, rule, sc.users.size(), Metrics{},
                                          r.popular));
+        }
       }
     }
     for (const GivenNTargets rule : rules)

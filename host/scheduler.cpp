@@ -420,7 +420,10 @@ uint64_t run_fingerprint(const TrainInputs& in) {
     }
     d.bytes(&w.mu0, sizeof w.mu0);
     d.bytes(&w.sigma2, sizeof w.sigma2);
-    if (w.watch.present) {  // the watch part starts from it too
+    if (w.watch.present) {  // the watch part starts from it too, with its weights
+      d.bytes(&w.watch.config.rank, sizeof w.watch.config.rank);
+      d.bytes(&w.watch.config.alpha, sizeof w.watch.config.alpha);
+      d.bytes(&w.watch.config.zero_weight, sizeof w.watch.config.zero_weight);
       for (const GuideBlock* g : {&w.watch.U, &w.watch.V}) {
         d.array(g->mean);
         d.array(g->logsd);
@@ -640,11 +643,11 @@ Model fit_watch(Backend& b, const Ratings& table, const TrainInputs& in, const T
 // The watch model's alpha (and zero weight) when left to the data (WatchConfig: 0): the
 // validation split of the training entries (carved as for the number of epochs) scores
 // recall@10 of each candidate's lists (every validation entry relevant, training items excluded)
-// after fitting on the rest with a third of the sweeps. alpha = zero_weight x ratio over ratios
-// 1, 8, 64, then halving and doubling the best ratio while that improves; then, when the zero
-// weight is left to the data too, the zero weight (from 8) is divided and multiplied by 4 at the
-// best ratio while that improves. The best signal-to-zeros ratio grows as the data get sparser
-// (MovieLens 100K: about 1, Last.fm: about 8), so no single default fits.
+// after fitting on the rest with a fifth of the sweeps (at least 2). alpha = zero_weight x ratio
+// over ratios 1, 8, 64, then halving and doubling the best ratio while that improves; then, when
+// the zero weight is left to the data too, the zero weight (from 8) is divided and multiplied by
+// 4 at the best ratio while that improves. The best signal-to-zeros ratio grows as the data get
+// sparser (MovieLens 100K: about 2, Last.fm: about 8), so no single default fits.
 WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInputs& in,
                                  const TrainConfig& tc, WatchConfig wc, const ModelConfig& base,
                                  const TrainCallbacks& cb, int epoch_label) {
@@ -654,14 +657,7 @@ WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInpu
   Comm* comm = in.comm;
   const int ranks = comm ? comm->size() : 1;
   const Ratings fit = comm ? compact_across(parts.train, *comm) : compact(parts.train);
-  // Validation users known to the fit, their training items and their entries. Each candidate
-  // scores every item for each of them, so their number is capped by the scores it costs (40 M
-  // over the ranks: 2,000 users of a 20,000-item catalog, a few tenths of a second on two cores;
-  // at least 1,000 users): past ~1,000 users the recall of close candidates differs by less than
-  // its own noise.
-  const size_t kScores = 40'000'000, kMinUsers = 1000;
-  const size_t max_users = std::max(kMinUsers, kScores / std::max<size_t>(1, fit.items.size()));
-  const size_t users_per_rank = (max_users + ranks - 1) / ranks;
+  // Validation users known to the fit, their training items and their entries.
   std::vector<int32_t> row_of(parts.test.users.size(), -1), users;
   std::vector<std::vector<int32_t>> seen, relevant;
   for (size_t e = 0; e < parts.test.size(); ++e) {
@@ -670,12 +666,35 @@ WatchConfig choose_watch_weights(Backend& b, const Ratings& all, const TrainInpu
     if (u < 0 || j < 0) continue;
     int32_t& r = row_of[parts.test.user[e]];
     if (r < 0) {
-      if (users.size() == users_per_rank) continue;
       r = static_cast<int32_t>(users.size());
       users.push_back(u);
       relevant.emplace_back();
     }
     relevant[r].push_back(j);
+  }
+  // Each candidate scores every item for each of them, so their number is capped by the scores
+  // it costs (40 M over the ranks: 2,000 users of a 20,000-item catalog, a few tenths of a second
+  // on two cores; at least 1,000 users): past ~1,000 users the recall of close candidates differs
+  // by less than its own noise. Kept by a hash of the id, not by file order (often by user).
+  const size_t kScores = 40'000'000, kMinUsers = 1000;
+  const size_t max_users = std::max(kMinUsers, kScores / std::max<size_t>(1, fit.items.size()));
+  const size_t users_per_rank = (max_users + ranks - 1) / ranks;
+  if (users.size() > users_per_rank) {
+    std::vector<std::pair<uint64_t, size_t>> by_hash(users.size());
+    for (size_t k = 0; k < users.size(); ++k)
+      by_hash[k] = {splitmix64(hash_id(fit.users.name(users[k])) ^ tc.seed), k};
+    std::nth_element(by_hash.begin(), by_hash.begin() + users_per_rank, by_hash.end());
+    by_hash.resize(users_per_rank);
+    std::sort(by_hash.begin(), by_hash.end(),
+              [](const auto& x, const auto& y) { return x.second < y.second; });
+    std::vector<int32_t> kept_users;
+    std::vector<std::vector<int32_t>> kept_relevant;
+    for (const auto& [h, k] : by_hash) {
+      kept_users.push_back(users[k]);
+      kept_relevant.push_back(std::move(relevant[k]));
+    }
+    users = std::move(kept_users);
+    relevant = std::move(kept_relevant);
   }
   double validation_users = static_cast<double>(users.size());
   if (comm) comm->sum(&validation_users, 1);
@@ -764,16 +783,24 @@ void train_watch(Backend& backend, Model& model, const Ratings& table, const Tra
   }
   const int label = static_cast<int>(model.history.size()) + 1;
   // A warm start with a watch part of this rank starts the watch part from it too, with its
-  // weights where this run leaves them to the data: retraining on much the same data, the search
-  // (half of the watch part's time) would find the same ones. Its trial fits could not start
-  // from the old posteriors anyway: those have seen the validation entries.
+  // weights where this run leaves them to the data (with one weight given, the other keeps their
+  // ratio, the balance that matters): retraining on much the same data, the search (half of the
+  // watch part's time) would find the same ones. Its trial fits could not start from the old
+  // posteriors anyway: those have seen the validation entries.
   const WatchPart* old = in.warm_start && in.warm_start->watch.present ? &in.warm_start->watch
                                                                         : nullptr;
   std::optional<Model> warm;
   if (old && old->config.rank == wc.rank) {
     warm = watch_view(*in.warm_start);
-    if (wc.alpha <= 0) wc.alpha = old->config.alpha;
-    if (wc.zero_weight <= 0) wc.zero_weight = old->config.zero_weight;
+    const float ratio = old->config.alpha / old->config.zero_weight;
+    if (wc.alpha <= 0 && wc.zero_weight <= 0) {
+      wc.alpha = old->config.alpha;
+      wc.zero_weight = old->config.zero_weight;
+    } else if (wc.alpha <= 0) {
+      wc.alpha = wc.zero_weight * ratio;
+    } else if (wc.zero_weight <= 0) {
+      wc.zero_weight = wc.alpha / ratio;
+    }
   } else if (old && cb.on_note) {
     cb.on_note("watch model: the warm-start model's watch part has rank " +
                std::to_string(old->config.rank) + ", this run's " + std::to_string(wc.rank) +

@@ -188,15 +188,29 @@ TEST_F(Cli, GivenNProtocolAndBench) {
     EXPECT_GT(row["users"].get<size_t>(), 0u) << row.dump();
   }
   EXPECT_EQ(given["objective"], "watch");
-  // Every target relevant, lists by another objective: every scored user is ranked.
-  r = run("eval --protocol given-n --data " + data_ +
-          " --n 0,2 --holdout-users 0.3 --rank 2 --epochs 4 --quiet --device cpu --relevant all "
-          "--objective minutes --json " + json);
+  // Every target relevant: more relevant targets than above the training mean, so other recalls
+  // (the same models, the same lists), and every scored user ranked.
+  const std::string given_n = "eval --protocol given-n --data " + data_ +
+                              " --n 0,2 --holdout-users 0.3 --rank 2 --epochs 4 --quiet "
+                              "--device cpu --json " + json;
+  r = run(given_n + " --relevant all");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const Json every = read_json(json);
+  ASSERT_EQ(every["rows"].size(), given["rows"].size());
+  size_t recalls_differ = 0;
+  for (size_t k = 0; k < every["rows"].size(); ++k) {
+    const Json& row = every["rows"][k];
+    EXPECT_EQ(row["ranked_users"], row["users"]) << row.dump();
+    recalls_differ += row["recall"] != given["rows"][k]["recall"];
+  }
+  EXPECT_GT(recalls_differ, 0u);
+  // Lists by another objective: said in the table and the JSON.
+  r = run(given_n + " --objective minutes");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("lists ranked by minutes"));
-  const Json every = read_json(json);
-  EXPECT_EQ(every["objective"], "minutes");
-  for (const Json& row : every["rows"]) EXPECT_EQ(row["ranked_users"], row["users"]) << row.dump();
+  EXPECT_EQ(read_json(json)["objective"], "minutes");
+  expect_one_line_error(run(given_n + " --objective watch --no-watch"),
+                        "objective: watch ranks by the watch model");
   const std::string bench_json = testing::temp_path("bench.json");
   r = run("bench --device cpu --users 300 --items 100 --nnz 5000 --rank 8,3 --repeats 1 "
           "--threads 1 --json " + bench_json);

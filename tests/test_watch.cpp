@@ -212,8 +212,8 @@ TEST(Watch, NewUsersStartFromThePlainGroupPrior) {
 
 // A warm start carries the watch part as it carries the value part: from a converged model on
 // the same data, one sweep changes its watch rows little (a cold sweep lands far from them), and
-// the weights the old run chose are kept when this run leaves them to the data. A watch part of
-// another rank starts afresh.
+// the old weights (ones the search never tries) are kept when this run leaves them to the data,
+// their ratio when it gives one. A watch part of another rank starts afresh.
 TEST(Watch, WarmStartCarriesTheWatchPart) {
   const Ratings r = random_entries(70, 45, 6);
   ModelConfig mc;
@@ -222,25 +222,48 @@ TEST(Watch, WarmStartCarriesTheWatchPart) {
   in.train = &r;
   TrainConfig tc = testing::epochs_config(8);
   tc.watch.epochs = 30;
+  tc.watch.alpha = 3;
+  tc.watch.zero_weight = 0.5;
   auto backend = make_cpu_backend(2);
   const Model old = train(in, mc, tc, *backend).model;
   ASSERT_TRUE(old.watch.present);
+  // Of the watch scores' posterior means over every pair, relative to the spread of the old
+  // model's (the factors alone may shrink to nearly nothing on data this small).
+  const auto scores = [](const Model& m) {
+    const WatchPart& w = m.watch;
+    std::vector<double> s;
+    for (int i = 0; i < w.U.n; ++i)
+      for (int j = 0; j < w.V.n; ++j) {
+        double f = w.U.bias_mean[i] + w.V.bias_mean[j];
+        for (int k = 0; k < w.config.rank; ++k) f += w.U.mean_row(i)[k] * w.V.mean_row(j)[k];
+        s.push_back(f);
+      }
+    return s;
+  };
+  const std::vector<double> old_scores = scores(old);
+  double old_mean = 0;
+  for (const double s : old_scores) old_mean += s / static_cast<double>(old_scores.size());
   const auto distance = [&](const Model& m) {
-    double diff = 0, scale = 0;
-    for (size_t k = 0; k < old.watch.U.mean.size(); ++k) {
-      diff += std::pow(m.watch.U.mean[k] - old.watch.U.mean[k], 2);
-      scale += std::pow(old.watch.U.mean[k], 2);
+    const std::vector<double> s = scores(m);
+    double diff = 0, spread = 0;
+    for (size_t k = 0; k < s.size(); ++k) {
+      diff += std::pow(s[k] - old_scores[k], 2);
+      spread += std::pow(old_scores[k] - old_mean, 2);
     }
-    return diff / scale;
+    return diff / spread;
   };
   tc.watch.epochs = 1;
+  tc.watch.alpha = 0;
+  tc.watch.zero_weight = 0;
   in.warm_start = &old;
   const Model warm = train(in, mc, tc, *backend).model;
-  EXPECT_EQ(warm.watch.config.alpha, old.watch.config.alpha);
-  EXPECT_EQ(warm.watch.config.zero_weight, old.watch.config.zero_weight);
+  EXPECT_EQ(warm.watch.config.alpha, 3.0f);
+  EXPECT_EQ(warm.watch.config.zero_weight, 0.5f);
+  tc.watch.zero_weight = 2;
+  EXPECT_EQ(train(in, mc, tc, *backend).model.watch.config.alpha, 12.0f) << "the ratio is kept";
   in.warm_start = nullptr;
-  tc.watch.alpha = old.watch.config.alpha;
-  tc.watch.zero_weight = old.watch.config.zero_weight;
+  tc.watch.alpha = 3;
+  tc.watch.zero_weight = 0.5;
   const Model cold = train(in, mc, tc, *backend).model;
   EXPECT_LT(distance(warm), 1e-3);
   EXPECT_GT(distance(cold), 10 * distance(warm));

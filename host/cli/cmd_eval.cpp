@@ -71,6 +71,7 @@ int given_n(const Args& args) {
   c.objective = parse_objective(args.str("objective"));
   const ModelConfig model_config = model_config_from(args);
   const TrainConfig train_config = train_config_from(args);
+  validate(c, train_config);
   const bool quiet = args.given("quiet");
   const Ratings all = load_table(args, args.str("data"), true, args.str("time-column"));
   const auto user_groups = load_groups(args, "user-groups");

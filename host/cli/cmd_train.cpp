@@ -74,7 +74,8 @@ int cmd_train(int argc, char** argv) {
   args.option("warm-start", "",
               "start from this model: known ids from their posteriors, new ids from their group\n"
               "                            prior, the hyperparameters from the old model (its watch\n"
-              "                            part too, with its watch weights unless given)",
+              "                            part too when of the same watch rank, with its watch\n"
+              "                            weights unless given; one given: their ratio kept)",
               "FILE");
   add_device_options(args, "auto");
   args.option("transport", "mpi",

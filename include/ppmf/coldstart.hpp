@@ -65,11 +65,15 @@ struct GivenNResult {
   size_t held_out_users = 0;  // held-out users with more than min(N) entries
   size_t train_entries = 0;
   bool by_time = false;
-  Objective objective = Objective::kAuto;  // what the pooled model's lists ranked by (resolved)
+  Objective objective = Objective::kAuto;  // what the pooled model's lists ranked by (as evaluated)
   std::vector<GivenNRow> rows;
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;
+
+// Throws ConfigError naming the first setting of `c` out of range or at odds with `tc` (run_given_n
+// checks too; a front end calls it before reading the data).
+void validate(const GivenNConfig& c, const TrainConfig& tc);
 
 // Trains the pooled and unpooled models on split.train (callbacks follow both trainings; on_note
 // also says which model is training) and scores every model per N and target rule.

@@ -22,7 +22,8 @@ struct TrainInputs {
   const GroupFile* item_groups = nullptr;
   // Start from this model: known users and items from their posteriors, new ones from their group
   // prior, hyperparameters and noise as the starting point. Its watch part, when it has one of
-  // the watch rank asked for, starts the watch part, with its weights where the run's are 0.
+  // the watch rank asked for, starts the watch part, with its weights where the run's are 0 (one
+  // given: the other keeps the old ratio).
   const Model* warm_start = nullptr;
   // Continue the run saved in this checkpoint (checkpoint.hpp) instead of starting one; the data,
   // group files, warm start and settings must be those of the run that wrote it.

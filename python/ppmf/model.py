@@ -108,8 +108,9 @@ class Model:
             ``valid_frac`` of the entries (by a hash of their ids) choose the number of epochs,
             then the model is refit on all entries unless ``refit=False``.
         quiet: no per-epoch lines on stderr. callback: called with each epoch's metrics (a dict).
-        warm_start: a Model (or path) to start from (its watch part too, with its watch
-            weights unless given). device, threads: where to train.
+        warm_start: a Model (or path) to start from (its watch part too when of the same watch
+            rank, with its watch weights unless given; one given: their ratio kept). device,
+            threads: where to train.
         out, metrics_json: also save the model / write the training report there (atomically).
         checkpoint, checkpoint_every: write the run's state to this file every that many epochs
             and at the end; ``resume``: continue the run saved in that checkpoint (the same data
