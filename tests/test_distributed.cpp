@@ -51,14 +51,15 @@ const Problem& problem() {
   return made;
 }
 
-// Trains on `ranks` ranks (resuming from `resume` when given); rank `cancel_rank` cancels itself
-// once `cancel_after` epochs are done. Returns each rank's result and exception.
+// Trains on `ranks` ranks (resuming from `resume` when given, from `warm` when given); rank
+// `cancel_rank` cancels itself once `cancel_after` epochs are done. Returns each rank's result and
+// exception.
 struct Outcome {
   std::vector<TrainResult> results;
   std::vector<std::exception_ptr> errors;
 };
 Outcome run_on_ranks(int ranks, const TrainConfig& tc, const std::string& resume = "",
-                     int cancel_rank = -1, int cancel_after = 0) {
+                     int cancel_rank = -1, int cancel_after = 0, const Model* warm = nullptr) {
   const Problem& p = problem();
   Outcome o;
   o.results.resize(ranks);
@@ -72,6 +73,7 @@ Outcome run_on_ranks(int ranks, const TrainConfig& tc, const std::string& resume
     in.user_groups = &p.data.user_groups;
     in.item_groups = &p.data.item_groups;
     in.resume_from = resume;
+    in.warm_start = warm;
     in.comm = &comm;
     int epochs = 0;
     TrainCallbacks cb;
@@ -88,7 +90,7 @@ std::vector<TrainResult> train_on_ranks(int ranks) {
   return std::move(o.results);
 }
 
-TrainResult train_alone() {
+TrainResult train_alone(const Model* warm = nullptr) {
   const Problem& p = problem();
   auto backend = make_cpu_backend(1);
   TrainInputs in;
@@ -96,6 +98,7 @@ TrainResult train_alone() {
   in.test = &p.split.test;
   in.user_groups = &p.data.user_groups;
   in.item_groups = &p.data.item_groups;
+  in.warm_start = warm;
   return train(in, p.mc, p.tc, *backend);
 }
 
@@ -133,6 +136,26 @@ TEST(Distributed, TwoAndThreeRanksMatchOneProcessAndAgreeOnTheHyperparameters) {
     for (size_t i = 0; i < m.users.size(); ++i)
       ASSERT_GE(alone.model.users.find(m.users.name(static_cast<int32_t>(i))), 0);
   }
+}
+
+// A warm start (value and watch parts, the watch weights kept) on one rank is the single-process
+// warm start bit for bit; on two ranks every rank keeps the old weights and the same priors.
+TEST(Distributed, WarmStartCarriesBothPartsOnEveryRank) {
+  const TrainResult old = train_alone();
+  const TrainResult alone = train_alone(&old.model);
+  EXPECT_EQ(alone.model.watch.config.alpha, old.model.watch.config.alpha);
+  Outcome one = run_on_ranks(1, problem().tc, "", -1, 0, &old.model);
+  rethrow_first(one.errors);
+  testing::expect_same_model(alone.model, one.results[0].model, testing::Timings::kIgnored);
+  Outcome two = run_on_ranks(2, problem().tc, "", -1, 0, &old.model);
+  rethrow_first(two.errors);
+  for (const TrainResult& r : two.results) {
+    EXPECT_EQ(r.model.watch.config.alpha, old.model.watch.config.alpha);
+    EXPECT_EQ(r.model.watch.config.zero_weight, old.model.watch.config.zero_weight);
+    EXPECT_EQ(testing::bits(r.model.watch.user_prior.cov),
+              testing::bits(two.results[0].model.watch.user_prior.cov));
+  }
+  EXPECT_NEAR(two.results[0].report.kept.test_rmse, alone.report.kept.test_rmse, 0.005);
 }
 
 TEST(Distributed, TheSameRanksGiveTheSameModel) {
