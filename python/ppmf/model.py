@@ -388,12 +388,14 @@ def given_n(data, *, n=(0, 1, 3, 5), holdout_users=0.2, k=10, relevant=None, obj
             user_groups=None, item_groups=None, transform="none", rank=32, tau=1.0,
             prec_a0=2.0, prec_b0=1.0, init_sd=0.1, epochs=40, valid_frac=0.05, refit=True,
             patience=5, min_improvement=0.001, seed=1, quiet=False, callback=None,
-            device="auto", threads=0):
+            device="auto", threads=0, watch=True, watch_rank=None, watch_alpha=0.0,
+            watch_zero_weight=0.0, watch_epochs=10):
     """The given-N cold-start protocol (``ppmf-gpu eval --protocol given-n``): holds out
     ``holdout_users`` of the users, trains pooled and unpooled models on the rest, gives each
     held-out user its first N entries (by ``time`` when given: a column of the DataFrame or file,
     or a sequence) and scores the entries after them. ``relevant``, ``objective``: as in
-    ``Model.evaluate``. Returns the CLI's --json as a dict; its "rows" make a DataFrame."""
+    ``Model.evaluate``; the training settings and ``watch*`` as in ``Model.fit``. Returns the
+    CLI's --json as a dict; its "rows" make a DataFrame."""
     table = _data.table_from(data, user=user, item=item, value=value, time=time,
                              columns=columns, duplicates=duplicates, name="data")
     on_epoch, on_note = _callbacks(quiet, callback)
@@ -402,5 +404,9 @@ def given_n(data, *, n=(0, 1, 3, 5), holdout_users=0.2, k=10, relevant=None, obj
                          objective, _data.groups_from(user_groups, "user_groups"),
                          _data.groups_from(item_groups, "item_groups"),
                          _model_config(rank, transform, True, tau, prec_a0, prec_b0, init_sd),
-                         _train_config(epochs, valid_frac, refit, patience, min_improvement, seed),
+                         _train_config(epochs, valid_frac, refit, patience, min_improvement, seed,
+                                       watch=watch, watch_rank=watch_rank,
+                                       watch_alpha=watch_alpha,
+                                       watch_zero_weight=watch_zero_weight,
+                                       watch_epochs=watch_epochs),
                          str(device), threads, on_epoch, on_note)

@@ -421,6 +421,7 @@ py::dict given_n_protocol(const Ratings& all, const std::vector<int>& ns, double
   const ModelConfig mc = model_config_of(model_config);
   const TrainConfig tc = train_config_of(train_config);
   c.seed = tc.seed;
+  validate(c, tc);
   open_backend(device, threads);  // a bad device fails before the split and the training
   PyCallbacks callbacks(std::move(on_epoch), std::move(on_note));
   const GivenNResult r = callbacks.run([&](const TrainCallbacks& cb) {

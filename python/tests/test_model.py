@@ -224,3 +224,5 @@ def test_given_n_protocol(watch_data):
     assert every["objective"] == "minutes"
     rows = pd.DataFrame(every["rows"])
     assert (rows["ranked_users"] == rows["users"]).all()
+    with pytest.raises(ppmf.ConfigError, match="watch model"):
+        ppmf.given_n(ratings, objective="watch", watch=False, **FAST)
