@@ -18,7 +18,7 @@ EvalReport evaluate(Backend& backend, const Model& model, const Ratings& table,
   MetricSums all;
   std::vector<MetricSums> by(history_bucket_names().size());
   // Ranking inputs, one row per distinct user of the table.
-  std::vector<int32_t> row_of(table.users.size(), -1), users;
+  std::vector<int32_t> row_of(table.users.size(), -1), users, bucket_of;
   std::vector<std::vector<int32_t>> exclude, relevant_items;
   std::vector<int32_t> item_of(table.items.size());
   for (size_t j = 0; j < item_of.size(); ++j)
@@ -26,12 +26,14 @@ EvalReport evaluate(Backend& backend, const Model& model, const Ratings& table,
   for (size_t e = 0; e < table.size(); ++e) {
     const float y = to_model_scale(table.value[e], t);
     const int32_t u = pred.user_index[e];
+    const int bucket = history_bucket(u < model.U.n ? model.user_count[u] : 0);
     all.add(y, pred.mean[e], pred.var[e]);
-    by[history_bucket(u < model.U.n ? model.user_count[u] : 0)].add(y, pred.mean[e], pred.var[e]);
+    by[bucket].add(y, pred.mean[e], pred.var[e]);
     int32_t& r = row_of[table.user[e]];
     if (r < 0) {
       r = static_cast<int32_t>(users.size());
       users.push_back(u);
+      bucket_of.push_back(bucket);
       const auto seen = seen_items_of(model, u);
       exclude.emplace_back(seen.begin(), seen.end());
       relevant_items.emplace_back();
@@ -49,8 +51,22 @@ EvalReport evaluate(Backend& backend, const Model& model, const Ratings& table,
   ranking.objective = opt.objective;
   ranking.watch = opt.watch;
   report.objective = resolve_objective(opt.objective, model);
-  report.ranking = rank_and_score(backend, model, users, exclude, relevant_items, ranking);
-  report.popular = most_popular_and_score(model, exclude, relevant_items, opt.k);
+  const size_t items = static_cast<size_t>(model.V.n);
+  const auto model_lists = ranked_lists(backend, model, users, exclude, ranking);
+  const auto popular = popular_lists(model, exclude, opt.k);
+  report.ranking = score_lists(model_lists, relevant_items, opt.k, items);
+  report.popular = score_lists(popular, relevant_items, opt.k, items);
+  for (int b = 0; b < static_cast<int>(by.size()); ++b) {
+    std::vector<std::vector<int32_t>> mine, theirs, wanted;
+    for (size_t r = 0; r < users.size(); ++r)
+      if (bucket_of[r] == b) {
+        mine.push_back(model_lists[r]);
+        theirs.push_back(popular[r]);
+        wanted.push_back(relevant_items[r]);
+      }
+    report.ranking_buckets.push_back(score_lists(mine, wanted, opt.k, items));
+    report.popular_buckets.push_back(score_lists(theirs, wanted, opt.k, items));
+  }
   return report;
 }
 

@@ -55,13 +55,18 @@ std::string text(const Json& j) {
 }  // namespace
 
 std::string to_json(const EvalReport& r) {
-  Json by = Json::object();
-  for (size_t b = 0; b < r.buckets.size(); ++b) by[r.bucket_names[b]] = metrics(r.buckets[b]);
+  Json by = Json::object(), ranking_by = Json::object();
+  for (size_t b = 0; b < r.buckets.size(); ++b) {
+    by[r.bucket_names[b]] = metrics(r.buckets[b]);
+    ranking_by[r.bucket_names[b]] = Json{{"model", ranking(r.ranking_buckets[b])},
+                                         {"most_popular", ranking(r.popular_buckets[b])}};
+  }
   return text(Json{{"overall", metrics(r.overall)},
                    {"by_user_history", by},
                    {"ranking", ranking(r.ranking)},
                    {"objective", to_string(r.objective)},
-                   {"most_popular", ranking(r.popular)}});
+                   {"most_popular", ranking(r.popular)},
+                   {"ranking_by_user_history", ranking_by}});
 }
 
 namespace {

@@ -48,6 +48,8 @@ double coverage_of(const std::vector<std::vector<int32_t>>& lists, size_t items)
   return items > 0 ? static_cast<double>(distinct) / items : 0.0;
 }
 
+}  // namespace
+
 RankingMetrics score_lists(const std::vector<std::vector<int32_t>>& lists,
                            const std::vector<std::vector<int32_t>>& relevant, int k,
                            size_t items) {
@@ -59,23 +61,29 @@ RankingMetrics score_lists(const std::vector<std::vector<int32_t>>& lists,
   return m;
 }
 
-}  // namespace
+std::vector<std::vector<int32_t>> ranked_lists(Backend& backend, const Model& model,
+                                               const std::vector<int32_t>& users,
+                                               const std::vector<std::vector<int32_t>>& exclude,
+                                               const RecommendOptions& options) {
+  const auto recs = recommend(backend, model, users, exclude, options);
+  std::vector<std::vector<int32_t>> lists(users.size());
+  for (size_t u = 0; u < users.size(); ++u)
+    for (const auto& r : recs[u]) lists[u].push_back(r.item);
+  return lists;
+}
 
 RankingMetrics rank_and_score(Backend& backend, const Model& model,
                               const std::vector<int32_t>& users,
                               const std::vector<std::vector<int32_t>>& exclude,
                               const std::vector<std::vector<int32_t>>& relevant,
                               const RecommendOptions& options) {
-  const auto recs = recommend(backend, model, users, exclude, options);
-  std::vector<std::vector<int32_t>> lists(users.size());
-  for (size_t u = 0; u < users.size(); ++u)
-    for (const auto& r : recs[u]) lists[u].push_back(r.item);
-  return score_lists(lists, relevant, options.k, static_cast<size_t>(model.V.n));
+  return score_lists(ranked_lists(backend, model, users, exclude, options), relevant, options.k,
+                     static_cast<size_t>(model.V.n));
 }
 
-RankingMetrics most_popular_and_score(const Model& model,
-                                      const std::vector<std::vector<int32_t>>& exclude,
-                                      const std::vector<std::vector<int32_t>>& relevant, int k) {
+std::vector<std::vector<int32_t>> popular_lists(const Model& model,
+                                                const std::vector<std::vector<int32_t>>& exclude,
+                                                int k) {
   std::vector<int32_t> by_count(static_cast<size_t>(model.V.n));
   std::iota(by_count.begin(), by_count.end(), 0);
   std::stable_sort(by_count.begin(), by_count.end(), [&](int32_t a, int32_t b) {
@@ -87,7 +95,14 @@ RankingMetrics most_popular_and_score(const Model& model,
       if (static_cast<int>(lists[u].size()) == k) break;
       if (!std::binary_search(exclude[u].begin(), exclude[u].end(), j)) lists[u].push_back(j);
     }
-  return score_lists(lists, relevant, k, by_count.size());
+  return lists;
+}
+
+RankingMetrics most_popular_and_score(const Model& model,
+                                      const std::vector<std::vector<int32_t>>& exclude,
+                                      const std::vector<std::vector<int32_t>>& relevant, int k) {
+  return score_lists(popular_lists(model, exclude, k), relevant, k,
+                     static_cast<size_t>(model.V.n));
 }
 
 }  // namespace ppmf

@@ -368,10 +368,30 @@ TEST_F(Recommend, EvaluateEqualsAHandComputation) {
   EXPECT_EQ(r.ranking.users, 3u);
   EXPECT_DOUBLE_EQ(r.ranking.recall, k.recall);
   EXPECT_DOUBLE_EQ(r.ranking.ndcg, k.ndcg);
+  // By the user's training entries: newbie alone in the no-history bucket, each user once, and the
+  // buckets' users weighing up to the whole.
+  ASSERT_EQ(r.ranking_buckets.size(), r.bucket_names.size());
+  const RankingMetrics newbie = rank_and_score(*backend_, model_, {rows[1]}, {seen[1]},
+                                               {relevant[1]}, five);
+  EXPECT_EQ(r.ranking_buckets[0].users, 1u);
+  EXPECT_DOUBLE_EQ(r.ranking_buckets[0].ndcg, newbie.ndcg);
+  EXPECT_DOUBLE_EQ(r.popular_buckets[0].recall,
+                   most_popular_and_score(model_, {seen[1]}, {relevant[1]}, 5).recall);
+  size_t users = 0;
+  double recall = 0, popular_recall = 0;
+  for (size_t b = 0; b < r.ranking_buckets.size(); ++b) {
+    users += r.ranking_buckets[b].users;
+    recall += r.ranking_buckets[b].recall * static_cast<double>(r.ranking_buckets[b].users);
+    popular_recall += r.popular_buckets[b].recall * static_cast<double>(r.popular_buckets[b].users);
+  }
+  EXPECT_EQ(users, 3u);
+  EXPECT_NEAR(recall / 3, r.ranking.recall, 1e-12);
+  EXPECT_NEAR(popular_recall / 3, r.popular.recall, 1e-12);
   // In JSON, buckets without entries have null metrics (never NaN, which JSON cannot hold).
   const std::string json = to_json(r);
   EXPECT_NE(json.find("\"rmse\": null"), std::string::npos) << json;
   EXPECT_EQ(json.find("nan"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"ranking_by_user_history\""), std::string::npos) << json;
   opt.k = 0;
   EXPECT_THROW(evaluate(*backend_, model_, table, opt), ConfigError);
 }

@@ -38,6 +38,14 @@ void print_report(const EvalReport& r) {
                                                                         r.popular}})
     std::printf("%-22s %10.4f %10.4f %10.4f %10.4f\n", name.c_str(), k.precision, k.recall, k.ndcg,
                 k.coverage);
+  std::printf("ranking by the user's training entries (recall / ndcg):\n");
+  std::printf("%-10s %8s %19s %19s\n", "history", "users", "model", "most popular");
+  for (size_t b = 0; b < r.ranking_buckets.size(); ++b) {
+    const RankingMetrics &m = r.ranking_buckets[b], &p = r.popular_buckets[b];
+    if (m.users == 0) continue;
+    std::printf("%-10s %8zu %9.4f /%8.4f %9.4f /%8.4f\n", r.bucket_names[b].c_str(), m.users,
+                m.recall, m.ndcg, p.recall, p.ndcg);
+  }
 }
 
 void print_given_n(const GivenNResult& result) {
@@ -96,11 +104,11 @@ int cmd_eval(int argc, char** argv) {
   Args args(
       "eval", "--model FILE --data FILE [options] | --protocol given-n --data FILE [options]",
       "Scores a model on held-out entries: RMSE, MAE, Gaussian NLL and the coverage of the 90%\n"
-      "predictive interval, overall and by the user's number of training entries, plus precision,\n"
-      "recall and NDCG at K of each user's top-K list (seen items excluded; held-out entries above\n"
-      "--relevant count as relevant). Metrics are on the model scale. Ids unseen in training are\n"
-      "predicted, and users unseen in training ranked, from their group's prior or the population\n"
-      "prior.\n"
+      "predictive interval, plus precision, recall and NDCG at K of each user's top-K list beside\n"
+      "the most-popular list (seen items excluded; held-out entries above --relevant count as\n"
+      "relevant), overall and by the user's number of training entries. Metrics are on the model\n"
+      "scale. Ids unseen in training are predicted, and users unseen in training ranked, from\n"
+      "their group's prior or the population prior.\n"
       "\n"
       "--protocol given-n holds out --holdout-users of the users of --data (by a hash of the id),\n"
       "trains pooled and unpooled models (training options below) on the rest, gives each\n"

@@ -36,6 +36,9 @@ struct EvalReport {
   RankingMetrics ranking;
   Objective objective = Objective::kMinutes;  // what `ranking` ranked by (resolved)
   RankingMetrics popular;                     // the most-popular lists of the same users
+  // Both again by the user's number of training entries (bucket_names): how the lists serve
+  // light and new users (0: unknown to the model, ranked from its prior).
+  std::vector<RankingMetrics> ranking_buckets, popular_buckets;
 };
 
 // Scores `model` (already loaded into `backend`) on `table` (raw values, any ids). Each user of

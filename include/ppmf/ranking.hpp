@@ -27,6 +27,21 @@ struct RankingSums {
   RankingMetrics finish() const;
 };
 
+// Each user's top-k item list (best first): of `users` (extended indices) ranked by `options`
+// (its k, objective and watch backend) excluding `exclude[u]` (sorted); of the most popular items
+// (most training entries, ties by index) a user has not seen.
+std::vector<std::vector<int32_t>> ranked_lists(Backend& backend, const Model& model,
+                                               const std::vector<int32_t>& users,
+                                               const std::vector<std::vector<int32_t>>& exclude,
+                                               const RecommendOptions& options);
+std::vector<std::vector<int32_t>> popular_lists(const Model& model,
+                                                const std::vector<std::vector<int32_t>>& exclude,
+                                                int k);
+
+// The metrics of `lists` against `relevant` (sorted), and their coverage of a catalog of `items`.
+RankingMetrics score_lists(const std::vector<std::vector<int32_t>>& lists,
+                           const std::vector<std::vector<int32_t>>& relevant, int k, size_t items);
+
 // Ranks the whole catalog for each user in `users` (extended indices), excluding `exclude[u]`
 // (sorted), by `options` (its k, objective and watch backend), and scores the top k against
 // `relevant[u]` (sorted).

@@ -282,7 +282,8 @@ class Model:
         """Scores the model on held-out entries (``ppmf-gpu eval``): a dict with "overall" and
         "by_user_history" (n, rmse, mae, nll, coverage90 on the model scale), "ranking"
         (precision, recall, NDCG at k and catalog coverage of the lists ranked by ``objective``)
-        and "most_popular" (the same for the most popular unseen items). Entries above
+        and "most_popular" (the same for the most popular unseen items), and both again by the
+        user's number of training entries in "ranking_by_user_history". Entries above
         ``relevant`` (raw scale; default the training mean) are relevant, or every entry with
         ``relevant="all"``. The same fields as the CLI's --json."""
         table = _data.table_from(test, user=user, item=item, value=value, columns=columns,

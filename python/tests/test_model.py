@@ -113,11 +113,16 @@ def test_fold_in_then_recommend_for_a_new_user(model, watch_data):
 def test_evaluate_has_the_cli_json_fields(model, watch_data):
     d, ratings, ug, ig = watch_data
     r = model.evaluate(ratings.iloc[::7], k=5, relevant=10.0)
-    assert set(r) == {"overall", "by_user_history", "ranking", "objective", "most_popular"}
+    assert set(r) == {"overall", "by_user_history", "ranking", "objective", "most_popular",
+                      "ranking_by_user_history"}
     assert r["objective"] == "watch"
     assert r["overall"]["n"] == len(ratings.iloc[::7])
     assert sum(b["n"] for b in r["by_user_history"].values()) == r["overall"]["n"]
     assert r["ranking"]["k"] == 5 and r["ranking"]["users"] > 0
+    by = r["ranking_by_user_history"]
+    assert set(by) == set(r["by_user_history"])
+    assert sum(b["model"]["users"] for b in by.values()) == r["ranking"]["users"]
+    assert all(b["most_popular"]["users"] == b["model"]["users"] for b in by.values())
 
 
 def test_posterior_and_priors_as_arrays(model):
