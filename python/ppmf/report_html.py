@@ -156,13 +156,32 @@ def _metrics_table(results, labels):
                                    for k in ("rmse", "nll", "coverage90")]
             cells.append("".join(f"<td>{v}</td>" for v in fmt))
         rows.append(f"<tr><th>{html.escape(b)}</th>{''.join(cells)}</tr>")
-    ranking = " | ".join(
-        f"{html.escape(labels[n])}: precision@{r['ranking']['k']} {r['ranking']['precision']:.4f}, "
-        f"recall {r['ranking']['recall']:.4f}, NDCG {r['ranking']['ndcg']:.4f} "
-        f"({r['ranking']['users']} users)"
-        for n, r in results.items() if r["ranking"]["users"] > 0)
     return (f"<table><tr><th rowspan=2>history</th>{head}</tr><tr>{sub}</tr>{''.join(rows)}"
-            f"</table><p>Ranking: {ranking or 'no user has a relevant held-out entry'}</p>")
+            f"</table>{_ranking_table(results, labels)}")
+
+
+def _ranking_table(results, labels):
+    """Recall and NDCG at k of each model's lists and of the most-popular lists (the same users for
+    every model), overall and by the user's number of training entries."""
+    first = next(iter(results.values()))
+    if first["ranking"]["users"] == 0:
+        return "<p>Ranking: no user has a relevant held-out entry</p>"
+    k = first["ranking"]["k"]
+    names = [labels[n] for n in results] + ["most popular"]
+    head = "".join(f"<th colspan=2>{html.escape(n)}</th>" for n in names)
+    sub = f"<th>recall@{k}</th><th>NDCG@{k}</th>" * len(names)
+    rows = []
+    for b in ["all"] + list(first["ranking_by_user_history"]):
+        lists = [r["ranking"] if b == "all" else r["ranking_by_user_history"][b]["model"]
+                 for r in results.values()]
+        lists.append(first["most_popular"] if b == "all"
+                     else first["ranking_by_user_history"][b]["most_popular"])
+        if lists[0]["users"] == 0:
+            continue
+        cells = "".join(f"<td>{m['recall']:.4f}</td><td>{m['ndcg']:.4f}</td>" for m in lists)
+        rows.append(f"<tr><th>{html.escape(b)}</th><td>{lists[0]['users']}</td>{cells}</tr>")
+    return (f"<table><tr><th rowspan=2>history</th><th rowspan=2>users</th>{head}</tr>"
+            f"<tr>{sub}</tr>{''.join(rows)}</table>")
 
 
 def write_report(model, test, path, *, train=None, baseline=None, k=10, relevant=None,

@@ -50,6 +50,10 @@ def test_report_has_the_plots_and_evaluates_numbers(split, tmp_path):
     assert shown["results"]["baseline"] == unpooled.evaluate(test)
     overall = shown["results"]["model"]["overall"]
     assert f"<td>{overall['rmse']:.4f}</td>" in page
+    ranking = shown["results"]["model"]["ranking"]
+    popular = shown["results"]["model"]["most_popular"]
+    assert f"<td>{ranking['recall']:.4f}</td><td>{ranking['ndcg']:.4f}</td>" in page
+    assert f"<td>{popular['recall']:.4f}</td><td>{popular['ndcg']:.4f}</td>" in page
     # The calibration curve at p = 0.9 is evaluate's 90% coverage (same intervals).
     for name in ("model", "baseline"):
         curve = shown["calibration"][name]
