@@ -38,6 +38,7 @@ void print_report(const EvalReport& r) {
                                                                         r.popular}})
     std::printf("%-22s %10.4f %10.4f %10.4f %10.4f\n", name.c_str(), k.precision, k.recall, k.ndcg,
                 k.coverage);
+  if (r.ranking.users == 0) return;
   std::printf("ranking by the user's training entries (recall / ndcg):\n");
   std::printf("%-10s %8s %19s %19s\n", "history", "users", "model", "most popular");
   for (size_t b = 0; b < r.ranking_buckets.size(); ++b) {

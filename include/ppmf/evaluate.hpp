@@ -37,7 +37,8 @@ struct EvalReport {
   Objective objective = Objective::kMinutes;  // what `ranking` ranked by (resolved)
   RankingMetrics popular;                     // the most-popular lists of the same users
   // Both again by the user's number of training entries (bucket_names): how the lists serve
-  // light and new users (0: unknown to the model, ranked from its prior).
+  // light and new users (0: unknown to the model, ranked from its prior). A bucket's coverage
+  // is that of its own users' lists, so it shrinks with the bucket.
   std::vector<RankingMetrics> ranking_buckets, popular_buckets;
 };
 

@@ -27,9 +27,9 @@ struct RankingSums {
   RankingMetrics finish() const;
 };
 
-// Each user's top-k item list (best first): of `users` (extended indices) ranked by `options`
-// (its k, objective and watch backend) excluding `exclude[u]` (sorted); of the most popular items
-// (most training entries, ties by index) a user has not seen.
+// Each user's top-k item list, best first. ranked_lists: `users` (extended indices) ranked by
+// `options` (its k, objective and watch backend), `exclude[u]` (sorted) left out. popular_lists:
+// the most popular items (most training entries, ties by index) outside `exclude[u]`.
 std::vector<std::vector<int32_t>> ranked_lists(Backend& backend, const Model& model,
                                                const std::vector<int32_t>& users,
                                                const std::vector<std::vector<int32_t>>& exclude,
@@ -38,7 +38,8 @@ std::vector<std::vector<int32_t>> popular_lists(const Model& model,
                                                 const std::vector<std::vector<int32_t>>& exclude,
                                                 int k);
 
-// The metrics of `lists` against `relevant` (sorted), and their coverage of a catalog of `items`.
+// The metrics of `lists` against `relevant` (sorted; users without relevant items are not
+// counted), and the coverage of a catalog of `items` by all of `lists`.
 RankingMetrics score_lists(const std::vector<std::vector<int32_t>>& lists,
                            const std::vector<std::vector<int32_t>>& relevant, int k, size_t items);
 

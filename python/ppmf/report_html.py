@@ -161,8 +161,9 @@ def _metrics_table(results, labels):
 
 
 def _ranking_table(results, labels):
-    """Recall and NDCG at k of each model's lists and of the most-popular lists (the same users for
-    every model), overall and by the user's number of training entries."""
+    """Recall and NDCG at k of each model's lists and of the most-popular lists of the first model's
+    users, overall and by the user's number of training entries (each model's own counts: a
+    bucket may be empty for one model and not another, shown as -)."""
     first = next(iter(results.values()))
     if first["ranking"]["users"] == 0:
         return "<p>Ranking: no user has a relevant held-out entry</p>"
@@ -176,9 +177,10 @@ def _ranking_table(results, labels):
                  for r in results.values()]
         lists.append(first["most_popular"] if b == "all"
                      else first["ranking_by_user_history"][b]["most_popular"])
-        if lists[0]["users"] == 0:
+        if all(m["users"] == 0 for m in lists):
             continue
-        cells = "".join(f"<td>{m['recall']:.4f}</td><td>{m['ndcg']:.4f}</td>" for m in lists)
+        cells = "".join("".join("<td>-</td>" if m[key] is None else f"<td>{m[key]:.4f}</td>"
+                                for key in ("recall", "ndcg")) for m in lists)
         rows.append(f"<tr><th>{html.escape(b)}</th><td>{lists[0]['users']}</td>{cells}</tr>")
     return (f"<table><tr><th rowspan=2>history</th><th rowspan=2>users</th>{head}</tr>"
             f"<tr>{sub}</tr>{''.join(rows)}</table>")

@@ -82,3 +82,22 @@ def test_python_m_ppmf_report(split, tmp_path):
     r = subprocess.run(run[:4] + [tmp_path / "missing.ppmf", out / "test.csv", tmp_path / "c.html"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.startswith("python3 -m ppmf: error:"), r.stderr
+
+
+def test_ranking_buckets_empty_for_one_model_show_a_dash(split, tmp_path):
+    # A baseline that never saw half of the users ranks them as new (history 0); the model knows
+    # them all, so its history-0 bucket is empty (null metrics) while the baseline's is not.
+    out, train, test, ug, ig = split
+    model = ppmf.Model.fit(train, **FAST)
+    users = sorted(train["user"].unique())
+    baseline = ppmf.Model.fit(train[train["user"].isin(users[::2])], **FAST)
+    known = test[test["user"].isin(users)]
+    data = ppmf.report(model, known, tmp_path / "r.html", baseline=baseline)
+    by = {name: r["ranking_by_user_history"]["0"]["model"] for name, r in data["results"].items()}
+    assert by["model"]["recall"] is None and by["baseline"]["users"] > 0
+    # The history-0 rows: the error table's, then the ranking table's (the model's users, then
+    # model, baseline and most popular recall and NDCG; most popular of the model's users).
+    row = re.findall(r"<tr><th>0</th>(.*?)</tr>", (tmp_path / "r.html").read_text())[-1]
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert cells == ["0", "-", "-", f"{by['baseline']['recall']:.4f}",
+                     f"{by['baseline']['ndcg']:.4f}", "-", "-"]
