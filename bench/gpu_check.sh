@@ -175,6 +175,12 @@ for b in rows:
         b["rank"], u["entries_per_s"], i["entries_per_s"], u["flops_per_s"] / 1e9,
         i["flops_per_s"] / 1e9, 100 * u["flops_per_s"] / b["peak_flops_per_s"],
         100 * u["bytes_per_s"] / b["copy_bytes_per_s"], b["epoch_seconds"]))
+for b in rows:  # the watch model's sweeps (implicit zeros)
+    u, i = b.get("watch_user_sweep"), b.get("watch_item_sweep")
+    if u and u["seconds"]:
+        print("%-5d %13.4g %13.4g %12.1f %12.1f   (watch model's sweeps)" % (
+            b["rank"], u["entries_per_s"], i["entries_per_s"], u["flops_per_s"] / 1e9,
+            i["flops_per_s"] / 1e9))
 if rows:
     print("peak %.1f GFLOP/s, copy %.1f GB/s" % (rows[0]["peak_flops_per_s"] / 1e9, rows[0]["copy_bytes_per_s"] / 1e9))
 PY

@@ -141,6 +141,8 @@ std::string to_json(const std::vector<Throughput>& runs) {
                        {"peak_flops_per_s", number(t.peak_flops_per_s)},
                        {"user_sweep", sweep(t.user_sweep)},
                        {"item_sweep", sweep(t.item_sweep)},
+                       {"watch_user_sweep", sweep(t.watch_user_sweep)},
+                       {"watch_item_sweep", sweep(t.watch_item_sweep)},
                        {"epoch_seconds", number(t.epoch_seconds)}});
   return text(out);
 }

@@ -68,8 +68,9 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// `background_rows`: rows of the other side summed into the implicit zeros' Gramian (0: none).
 SweepTiming time_sweep(Backend& backend, Side side, int rows, size_t entries, int rank,
-                       int repeats) {
+                       int repeats, int background_rows = 0) {
   std::vector<double> t;
   for (int r = 0; r < repeats; ++r) {
     backend.synchronize();
@@ -83,10 +84,11 @@ SweepTiming time_sweep(Backend& backend, Side side, int rows, size_t entries, in
   s.seconds = t[t.size() / 2];
   const double n = static_cast<double>(entries);
   s.entries_per_s = n / s.seconds;
-  s.flops_per_s =
-      (n * sweep_flops_per_entry(rank) + static_cast<double>(rows) * sweep_flops_per_row(rank)) /
-      s.seconds;
-  s.bytes_per_s = n * sweep_bytes_per_entry(rank) / s.seconds;
+  const double background = static_cast<double>(background_rows);
+  s.flops_per_s = ((n + background) * sweep_flops_per_entry(rank) +
+                   static_cast<double>(rows) * sweep_flops_per_row(rank)) /
+                  s.seconds;
+  s.bytes_per_s = (n * sweep_bytes_per_entry(rank) + background * 4.0 * 2 * (rank + 1)) / s.seconds;
   return s;
 }
 
@@ -112,6 +114,17 @@ Throughput measure_throughput(Backend& backend, const Ratings& problem, int rank
   const auto t0 = std::chrono::steady_clock::now();
   run_epoch(backend, model, tc);
   out.epoch_seconds = seconds_since(t0);
+  if (backend.supports_implicit()) {  // the watch model's loading order (scheduler: load_backend)
+    backend.store_guide(model);
+    backend.load_model(model);
+    backend.set_implicit(8.0f);
+    backend.load_training(problem.user, problem.item, std::vector<float>(problem.size(), 40.0f));
+    out.watch_user_sweep =
+        time_sweep(backend, Side::kUsers, model.U.n, problem.size(), rank, repeats, model.V.n);
+    out.watch_item_sweep =
+        time_sweep(backend, Side::kItems, model.V.n, problem.size(), rank, repeats, model.U.n);
+    backend.set_implicit(0.0f);
+  }
   out.copy_bytes_per_s = backend.copy_bandwidth();
   out.peak_flops_per_s = backend.peak_flops();
   return out;

@@ -219,6 +219,8 @@ TEST_F(Cli, GivenNProtocolAndBench) {
   ASSERT_EQ(bench.size(), 2u);
   EXPECT_EQ(bench[1]["rank"], 3);
   EXPECT_GT(bench[0]["user_sweep"]["entries_per_s"].get<double>(), 0);
+  EXPECT_GT(bench[0]["watch_item_sweep"]["flops_per_s"].get<double>(), 0);
+  EXPECT_THAT(r.out, HasSubstr("watch items"));
   EXPECT_THAT(r.out, HasSubstr("of peak"));
   EXPECT_THAT(r.out, HasSubstr("of copy"));
 }

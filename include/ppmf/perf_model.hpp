@@ -82,12 +82,17 @@ struct Throughput {
   int rank = 0, users = 0, items = 0;
   size_t entries = 0;
   SweepTiming user_sweep, item_sweep;  // medians of the timed sweeps
+  // The same sweeps with the watch model's implicit zeros: each also sums the Gramian of the other
+  // side (one more rank-1 term per row of it); zeros where the backend has no implicit zeros.
+  SweepTiming watch_user_sweep, watch_item_sweep;
   double epoch_seconds = 0;            // one whole epoch: both sweeps, pooling, full pass, noise
   double copy_bytes_per_s = 0, peak_flops_per_s = 0;  // the device's, measured in the same run
 };
 
 // Times a rank-`rank` model of `problem` on `backend`: one warm-up epoch (first-touch allocations,
-// a realistic guide), then `repeats` sweeps of each side (the median kept) and one whole epoch.
+// a realistic guide), then `repeats` sweeps of each side (the median kept) and one whole epoch;
+// then, as the watch model trains (every entry a view of confidence 40 against zeros of weight 8),
+// `repeats` sweeps of each side again.
 Throughput measure_throughput(Backend& backend, const Ratings& problem, int rank, int repeats);
 
 }  // namespace ppmf
