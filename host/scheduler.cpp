@@ -404,36 +404,33 @@ uint64_t run_fingerprint(const TrainInputs& in) {
   d.array(r.value);
   d.groups(in.user_groups);
   d.groups(in.item_groups);
-  if (in.warm_start != nullptr) {
-    const Model& w = *in.warm_start;
-    d.ids(w.users);
-    d.ids(w.items);
-    for (const GuideBlock* g : {&w.U, &w.V}) {
+  // A part's posteriors (users', items') and priors.
+  const auto posteriors = [&d](const GuideBlock& U, const GuideBlock& V,
+                               const PriorBlock& user_prior, const PriorBlock& item_prior) {
+    for (const GuideBlock* g : {&U, &V}) {
       d.array(g->mean);
       d.array(g->logsd);
       d.array(g->bias_mean);
       d.array(g->bias_logsd);
     }
-    for (const PriorBlock* p : {&w.user_prior, &w.item_prior}) {
+    for (const PriorBlock* p : {&user_prior, &item_prior}) {
       d.array(p->mean);
       d.array(p->cov);
     }
+  };
+  if (in.warm_start != nullptr) {
+    const Model& w = *in.warm_start;
+    d.ids(w.users);
+    d.ids(w.items);
+    posteriors(w.U, w.V, w.user_prior, w.item_prior);
     d.bytes(&w.mu0, sizeof w.mu0);
     d.bytes(&w.sigma2, sizeof w.sigma2);
     if (w.watch.present) {  // the watch part starts from it too, with its weights
-      d.bytes(&w.watch.config.rank, sizeof w.watch.config.rank);
-      d.bytes(&w.watch.config.alpha, sizeof w.watch.config.alpha);
-      d.bytes(&w.watch.config.zero_weight, sizeof w.watch.config.zero_weight);
-      for (const GuideBlock* g : {&w.watch.U, &w.watch.V}) {
-        d.array(g->mean);
-        d.array(g->logsd);
-        d.array(g->bias_mean);
-        d.array(g->bias_logsd);
-      }
-      for (const PriorBlock* p : {&w.watch.user_prior, &w.watch.item_prior}) {
-        d.array(p->mean);
-        d.array(p->cov);
-      }
+      const WatchPart& p = w.watch;
+      d.bytes(&p.config.rank, sizeof p.config.rank);
+      d.bytes(&p.config.alpha, sizeof p.config.alpha);
+      d.bytes(&p.config.zero_weight, sizeof p.config.zero_weight);
+      posteriors(p.U, p.V, p.user_prior, p.item_prior);
     }
   }
   return d.value();
