@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 
 #include "ppmf/evaluate.hpp"
@@ -218,10 +217,17 @@ GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& c, const 
   }
   std::swap(models[0], models[1]);  // pooled, pooled-plain, unpooled
   const Transform t = mc.transform;
-  // The item-mean baseline's relevance threshold: the models' (the training mean unless given).
-  const float relevant = c.relevant_all   ? -std::numeric_limits<float>::infinity()
-                         : c.has_relevant ? to_model_scale(static_cast<float>(c.relevant), t)
-                                          : models[0].model.mu0;
+  // What every model is scored by; the relevance rule is the same for all (without a threshold,
+  // the training mean), so the item-mean baseline takes the first model's.
+  EvalOptions scoring;
+  scoring.user_groups = user_groups;
+  scoring.item_groups = item_groups;
+  scoring.k = c.k;
+  scoring.has_relevant = c.has_relevant;
+  scoring.relevant = c.relevant;
+  scoring.relevant_all = c.relevant_all;
+  scoring.objective = c.objective;
+  const float relevant = relevance_threshold(scoring, models[0].model);
   const ItemMeans item_mean(split.train, t);
   const GivenNTargets rules[] = {GivenNTargets::kAfterN, GivenNTargets::kFixed};
   GivenNResult result;
@@ -241,16 +247,9 @@ GivenNResult run_given_n(const GivenNSplit& split, const GivenNConfig& c, const 
         watch = make();
         watch->load_model(watch_view(m));
       }
-      EvalOptions opt;
+      EvalOptions opt = scoring;
       opt.watch = watch.get();
-      opt.user_groups = user_groups;
-      opt.item_groups = item_groups;
       opt.plain_prior = tm.plain;
-      opt.k = c.k;
-      opt.has_relevant = c.has_relevant;  // else the training mean, the same for every model
-      opt.relevant = c.relevant;
-      opt.relevant_all = c.relevant_all;
-      opt.objective = c.objective;
       for (const GivenNTargets rule : rules) {
         // Held-out users are folded-in rows after N > 0 entries (their N items excluded from
         // their lists as seen), prior rows at N = 0.

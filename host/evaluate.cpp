@@ -2,10 +2,17 @@
 #include "ppmf/evaluate.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "ppmf/predict.hpp"
 
 namespace ppmf {
+
+float relevance_threshold(const EvalOptions& opt, const Model& model) {
+  if (opt.relevant_all) return -std::numeric_limits<float>::infinity();
+  return opt.has_relevant ? to_model_scale(static_cast<float>(opt.relevant), model.config.transform)
+                          : model.mu0;
+}
 
 EvalReport evaluate(Backend& backend, const Model& model, const Ratings& table,
                     const EvalOptions& opt) {
@@ -13,8 +20,7 @@ EvalReport evaluate(Backend& backend, const Model& model, const Ratings& table,
   const Predictions pred = predict_table(backend, model, table, opt.user_groups, opt.item_groups,
                                          opt.plain_prior);
   const Transform t = model.config.transform;
-  const float relevant =
-      opt.has_relevant ? to_model_scale(static_cast<float>(opt.relevant), t) : model.mu0;
+  const float relevant = relevance_threshold(opt, model);
   MetricSums all;
   std::vector<MetricSums> by(history_bucket_names().size());
   // Ranking inputs, one row per distinct user of the table.
@@ -39,7 +45,7 @@ EvalReport evaluate(Backend& backend, const Model& model, const Ratings& table,
       relevant_items.emplace_back();
     }
     const int32_t j = item_of[table.item[e]];
-    if ((opt.relevant_all || y > relevant) && j >= 0) relevant_items[r].push_back(j);
+    if (y > relevant && j >= 0) relevant_items[r].push_back(j);  // values are finite
   }
   for (auto& list : relevant_items) std::sort(list.begin(), list.end());
   EvalReport report;

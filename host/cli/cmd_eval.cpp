@@ -49,6 +49,14 @@ void print_report(const EvalReport& r) {
   }
 }
 
+// --relevant into either protocol's settings (EvalOptions, GivenNConfig: the same three fields).
+template <class Settings>
+void read_relevance(const Args& args, Settings& s) {
+  s.relevant_all = args.str("relevant") == "all";
+  s.has_relevant = args.given("relevant") && !s.relevant_all;
+  if (s.has_relevant) s.relevant = args.number("relevant");
+}
+
 void print_given_n(const GivenNResult& result) {
   std::printf("lists ranked by %s (most-popular: the most popular unseen items)\n",
               to_string(result.objective));
@@ -74,9 +82,7 @@ int given_n(const Args& args) {
   c.holdout_users = args.number("holdout-users");
   c.seed = seed_from(args);
   c.k = args.int_value("k");
-  c.relevant_all = args.str("relevant") == "all";
-  c.has_relevant = args.given("relevant") && !c.relevant_all;
-  if (c.has_relevant) c.relevant = args.number("relevant");
+  read_relevance(args, c);
   c.objective = parse_objective(args.str("objective"));
   const ModelConfig model_config = model_config_from(args);
   const TrainConfig train_config = train_config_from(args);
@@ -157,9 +163,7 @@ int cmd_eval(int argc, char** argv) {
   opt.item_groups = ptr(item_groups);
   opt.plain_prior = args.given("plain-prior");
   opt.k = args.int_value("k");
-  opt.relevant_all = args.str("relevant") == "all";
-  opt.has_relevant = args.given("relevant") && !opt.relevant_all;
-  if (opt.has_relevant) opt.relevant = args.number("relevant");
+  read_relevance(args, opt);
   opt.objective = parse_objective(args.str("objective"));
   auto backend = open_backend(args);
   backend->load_model(model);

@@ -42,6 +42,10 @@ struct EvalReport {
   std::vector<RankingMetrics> ranking_buckets, popular_buckets;
 };
 
+// The model-scale value above which a held-out entry is relevant under `opt`: -infinity with
+// relevant_all (every entry), the given raw threshold transformed, or the training mean.
+float relevance_threshold(const EvalOptions& opt, const Model& model);
+
 // Scores `model` (already loaded into `backend`) on `table` (raw values, any ids). Each user of
 // the table ranks the catalog (its seen items excluded; users unknown to the model rank from their
 // prior) and its list is scored against its relevant entries of the table on known items.

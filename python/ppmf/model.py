@@ -31,6 +31,12 @@ def _train_config(epochs, valid_frac, refit, patience, min_improvement, seed, ch
                 watch_epochs=watch_epochs)
 
 
+def _relevance(relevant):
+    """``relevant`` as the library takes it: (threshold or None, every entry relevant)."""
+    every = isinstance(relevant, str) and relevant == "all"
+    return (None if every else relevant), every
+
+
 def _fspath(x):
     return os.fspath(x) if _data.is_path(x) else ""
 
@@ -288,8 +294,7 @@ class Model:
         ``relevant="all"``. The same fields as the CLI's --json."""
         table = _data.table_from(test, user=user, item=item, value=value, columns=columns,
                                  duplicates=duplicates, name="test")
-        every = isinstance(relevant, str) and relevant == "all"
-        return self._scorer(device).evaluate(table, k, None if every else relevant, every,
+        return self._scorer(device).evaluate(table, k, *_relevance(relevant),
                                              _data.groups_from(user_groups, "user_groups"),
                                              _data.groups_from(item_groups, "item_groups"),
                                              plain_prior, objective)
@@ -400,8 +405,7 @@ def given_n(data, *, n=(0, 1, 3, 5), holdout_users=0.2, k=10, relevant=None, obj
     table = _data.table_from(data, user=user, item=item, value=value, time=time,
                              columns=columns, duplicates=duplicates, name="data")
     on_epoch, on_note = _callbacks(quiet, callback)
-    every = isinstance(relevant, str) and relevant == "all"
-    return _ppmf.given_n(table, list(n), holdout_users, k, None if every else relevant, every,
+    return _ppmf.given_n(table, list(n), holdout_users, k, *_relevance(relevant),
                          objective, _data.groups_from(user_groups, "user_groups"),
                          _data.groups_from(item_groups, "item_groups"),
                          _model_config(rank, transform, True, tau, prec_a0, prec_b0, init_sd),
